@@ -1,0 +1,105 @@
+/**
+ * `memory://name` — a process-local store, for tests and examples. Every
+ * `MemoryBackend` with the same URL path sees the same files for the life of
+ * the process. Files are held in memory by nature; do not use it for large
+ * data.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from "@stowage/backends";
+ * await using store = await getBackend("memory://scratch");
+ * console.log(await store.list()); // []
+ * ```
+ *
+ * @module
+ */
+
+import {
+  Backend,
+  type BackendOptions,
+  type DeclaredCapabilities,
+  type OperationContext,
+  type QueryResult,
+} from "../core/backend.ts";
+import { BackendError, ErrorCode } from "../core/errors.ts";
+import type { ParsedUrl } from "../core/url.ts";
+
+/** Options for {@linkcode MemoryBackend}: none besides the common ones. */
+export type MemoryOptions = BackendOptions;
+
+const stores = new Map<string, Map<string, Uint8Array>>();
+
+/**
+ * A process-local store keyed by the URL's path.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, ParsedUrl } from "@stowage/backends";
+ * const b = new MemoryBackend(new ParsedUrl("memory://demo"));
+ * console.log(await b._list()); // []
+ * ```
+ */
+export class MemoryBackend extends Backend {
+  readonly #files: Map<string, Uint8Array>;
+
+  /** Attach to (or create) the store named by the URL's path. */
+  constructor(url: ParsedUrl, options: MemoryOptions = {}) {
+    super(url, options);
+    const key = url.path.replace(/^\/+/, "").replace(/\/+$/, "");
+    let files = stores.get(key);
+    if (!files) {
+      files = new Map();
+      stores.set(key, files);
+    }
+    this.#files = files;
+  }
+
+  /** Forget every memory store in the process (for test isolation). */
+  static reset(): void {
+    stores.clear();
+  }
+
+  protected override declareCapabilities(): DeclaredCapabilities {
+    return { atomicOverwrite: true, serverSideRename: false };
+  }
+
+  override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
+    const data = this.#files.get(name);
+    if (!data) {
+      throw new BackendError("not found", { code: ErrorCode.backend_not_found });
+    }
+    await Deno.writeFile(localPath, data);
+    ctx?.progress(data.length);
+  }
+
+  override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
+    const data = await Deno.readFile(localPath);
+    ctx?.progress(data.length);
+    ctx?.signal.throwIfAborted();
+    this.#files.set(name, data);
+  }
+
+  override _list(): Promise<string[]> {
+    return Promise.resolve([...this.#files.keys()]);
+  }
+
+  override _delete(name: string): Promise<void> {
+    this.#files.delete(name);
+    return Promise.resolve();
+  }
+
+  override _deleteList(names: string[]): Promise<void> {
+    for (const n of names) this.#files.delete(n);
+    return Promise.resolve();
+  }
+
+  override _query(name: string): Promise<QueryResult> {
+    return Promise.resolve({ size: this.#files.get(name)?.length ?? -1 });
+  }
+
+  override _queryList(names: string[]): Promise<Record<string, QueryResult>> {
+    const out: Record<string, QueryResult> = {};
+    for (const n of names) out[n] = { size: this.#files.get(n)?.length ?? -1 };
+    return Promise.resolve(out);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Remote file names: what a valid name is, and the temporary names backends
+ * upload to before renaming into place.
+ *
+ * @module
+ */
+
+import type { NameLimits } from "./backend.ts";
+import { BackendError, ErrorCode } from "./errors.ts";
+
+const encoder = new TextEncoder();
+
+/**
+ * Why a name cannot be used, or `undefined` when it can: names are flat (no
+ * `/`), not empty, not `.` or `..`, free of NUL, and within the store's
+ * declared limits.
+ */
+export function nameProblem(name: unknown, limits: NameLimits = {}): string | undefined {
+  if (typeof name !== "string") return "a name must be a string";
+  if (name === "") return "the name is empty";
+  if (name === "." || name === "..") return `"${name}" is not a file name`;
+  if (name.includes("/")) return "a name cannot contain /";
+  if (name.includes("\0")) return "a name cannot contain a NUL character";
+  if (limits.maxBytes !== undefined && encoder.encode(name).length > limits.maxBytes) {
+    return `the name is longer than ${limits.maxBytes} bytes`;
+  }
+  if (limits.forbiddenChars) {
+    for (const c of name) {
+      if (limits.forbiddenChars.includes(c)) return `this store cannot hold ${JSON.stringify(c)} in a name`;
+    }
+  }
+  if (limits.noLeadingSpace && name.startsWith(" ")) return "this store cannot hold a leading space";
+  if (limits.noTrailingSpace && name.endsWith(" ")) return "this store cannot hold a trailing space";
+  return undefined;
+}
+
+/** Throw a code-23 {@linkcode BackendError} when a name cannot be used. */
+export function checkName(name: unknown, limits: NameLimits = {}, operation?: string): string {
+  const problem = nameProblem(name, limits);
+  if (problem) {
+    throw new BackendError(`Invalid name ${JSON.stringify(name)}: ${problem}`, {
+      code: ErrorCode.user_error,
+      ...(operation ? { operation } : {}),
+    });
+  }
+  return name as string;
+}
+
+/** The prefix of temporary upload names; `stowage` cleans these up and tools may hide them. */
+export const TEMP_PREFIX = ".stowage-tmp-";
+
+/**
+ * A temporary name to upload `name` to before renaming it into place: hidden,
+ * unique, and no longer than the final name needs (a hash stands in for long
+ * names so length limits still hold).
+ */
+export function tempName(name: string): string {
+  const rand = crypto.getRandomValues(new Uint8Array(6));
+  const tag = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+  const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40);
+  return `${TEMP_PREFIX}${tag}-${safe}`;
+}
+
+/** Whether a name is one of stowage's temporary upload names. */
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX);
+}

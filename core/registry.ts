@@ -1,0 +1,180 @@
+/**
+ * The registry of URL schemes and `prefix+` meta backends. Built-in backends
+ * load lazily through string-literal dynamic imports, so `deno compile` and
+ * `deno bundle` see every backend while `file://` users never load an SDK.
+ *
+ * @module
+ */
+
+import type { Backend, BackendClass, BackendOptions } from "./backend.ts";
+import { BackendError, ErrorCode } from "./errors.ts";
+import { ParsedUrl } from "./url.ts";
+import { BackendWrapper, type WrapperOptions } from "./wrapper.ts";
+
+type Loader = () => Promise<BackendClass>;
+
+/** Built-in schemes: literal imports, loaded on first use. */
+const BUILTIN_SCHEMES: Readonly<Record<string, Loader>> = {
+  file: async () => (await import("../backends/file.ts")).FileBackend,
+  memory: async () => (await import("../backends/memory.ts")).MemoryBackend,
+  sftp: async () => (await import("../backends/sftp.ts")).SftpBackend,
+  scp: async () => (await import("../backends/sftp.ts")).SftpBackend,
+  ftp: async () => (await import("../backends/ftp.ts")).FtpBackend,
+  ftps: async () => (await import("../backends/ftp.ts")).FtpBackend,
+  webdav: async () => (await import("../backends/webdav.ts")).WebdavBackend,
+  webdavs: async () => (await import("../backends/webdav.ts")).WebdavBackend,
+  http: async () => (await import("../backends/webdav.ts")).WebdavBackend,
+  https: async () => (await import("../backends/webdav.ts")).WebdavBackend,
+  s3: async () => (await import("../backends/s3.ts")).S3Backend,
+  gs: async () => (await import("../backends/s3.ts")).S3Backend,
+  azure: async () => (await import("../backends/azure.ts")).AzureBackend,
+};
+
+/** Built-in prefixes (`prefix+scheme://`). */
+const BUILTIN_PREFIXES: Readonly<Record<string, Loader>> = {};
+
+const schemes = new Map<string, BackendClass>();
+const prefixes = new Map<string, BackendClass>();
+
+function checkSchemeName(kind: string, name: string): string {
+  const s = name.toLowerCase();
+  if (!/^[a-z][a-z0-9.-]*(\+[a-z][a-z0-9.-]*)*$/.test(s)) {
+    throw new BackendError(`Cannot register ${kind} "${name}": not a valid URL scheme`, {
+      code: ErrorCode.user_error,
+    });
+  }
+  return s;
+}
+
+/**
+ * Make `scheme://...` URLs use `ctor`. Registering a taken scheme with another
+ * class throws; registering the same class again is a no-op.
+ *
+ * @example
+ * ```ts
+ * import { Backend, registerBackend } from "@stowage/backends";
+ * class MyBackend extends Backend {
+ *   async _get(): Promise<void> {}
+ *   async _put(): Promise<void> {}
+ *   async _list(): Promise<string[]> { return []; }
+ *   async _delete(): Promise<void> {}
+ * }
+ * registerBackend("mine", MyBackend);
+ * ```
+ */
+export function registerBackend(scheme: string, ctor: BackendClass): void {
+  const s = checkSchemeName("scheme", scheme);
+  const have = schemes.get(s);
+  if (have === ctor) return;
+  if (have || (s in BUILTIN_SCHEMES)) {
+    throw new BackendError(`Cannot register scheme "${s}": it is already taken`, {
+      code: ErrorCode.user_error,
+    });
+  }
+  schemes.set(s, ctor);
+}
+
+/**
+ * Make `prefix+scheme://...` URLs use `ctor`, which receives the inner URL
+ * (`scheme://...`) and reaches the inner store with `getBackendObject`.
+ */
+export function registerBackendPrefix(prefix: string, ctor: BackendClass): void {
+  const p = checkSchemeName("prefix", prefix);
+  const have = prefixes.get(p);
+  if (have === ctor) return;
+  if (have || (p in BUILTIN_PREFIXES)) {
+    throw new BackendError(`Cannot register prefix "${p}": it is already taken`, {
+      code: ErrorCode.user_error,
+    });
+  }
+  prefixes.set(p, ctor);
+}
+
+/** Every known scheme, built-in and registered, sorted. */
+export function knownSchemes(): string[] {
+  return [...new Set([...Object.keys(BUILTIN_SCHEMES), ...schemes.keys()])].sort();
+}
+
+/** Every known prefix, built-in and registered, sorted. */
+export function knownPrefixes(): string[] {
+  return [...new Set([...Object.keys(BUILTIN_PREFIXES), ...prefixes.keys()])].sort();
+}
+
+async function resolveClass(
+  table: Map<string, BackendClass>,
+  builtins: Readonly<Record<string, Loader>>,
+  key: string,
+): Promise<BackendClass | undefined> {
+  const have = table.get(key);
+  if (have) return have;
+  if (!Object.hasOwn(builtins, key)) return undefined;
+  const ctor = await builtins[key]!();
+  table.set(key, ctor);
+  return ctor;
+}
+
+/** The backend class for a scheme, loading a built-in one if needed. */
+export function backendClassFor(scheme: string): Promise<BackendClass | undefined> {
+  return resolveClass(schemes, BUILTIN_SCHEMES, scheme.toLowerCase());
+}
+
+/** The meta-backend class for a prefix, loading a built-in one if needed. */
+export function prefixClassFor(prefix: string): Promise<BackendClass | undefined> {
+  return resolveClass(prefixes, BUILTIN_PREFIXES, prefix.toLowerCase());
+}
+
+/**
+ * The raw backend for a URL (no retries): what meta backends use to reach
+ * their inner store. Throws code 23 for a bad URL or an unknown scheme.
+ */
+export async function getBackendObject(
+  url: string | ParsedUrl,
+  options: BackendOptions = {},
+): Promise<Backend> {
+  const parsed = typeof url === "string" ? new ParsedUrl(url) : url;
+  const scheme = parsed.scheme;
+  const direct = await backendClassFor(scheme);
+  if (direct) return new direct(parsed, options);
+  const plus = scheme.indexOf("+");
+  if (plus !== -1) {
+    const prefix = scheme.slice(0, plus);
+    const meta = await prefixClassFor(prefix);
+    if (meta) {
+      const inner = new ParsedUrl(parsed.geturl().slice(plus + 1));
+      return new meta(inner, options);
+    }
+    throw new BackendError(
+      `Unknown backend prefix "${prefix}" in "${parsed.stripAuth()}"; known prefixes: ${
+        knownPrefixes().join(", ") || "none"
+      }`,
+      { code: ErrorCode.user_error },
+    );
+  }
+  throw new BackendError(
+    `Unknown backend scheme "${scheme}" in "${parsed.stripAuth()}"; known schemes: ${
+      knownSchemes().join(", ")
+    }`,
+    { code: ErrorCode.user_error },
+  );
+}
+
+/** Options for {@linkcode getBackend}: the wrapper's plus the backend's own keys. */
+export type GetBackendOptions = WrapperOptions & BackendOptions;
+
+/**
+ * The store for a URL, wrapped with retries, timeouts and validation.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from "@stowage/backends";
+ * await using store = await getBackend("file:///tmp/stowage-example", { maxAttempts: 3 });
+ * console.log(await store.list());
+ * ```
+ */
+export async function getBackend(
+  url: string | ParsedUrl,
+  options: GetBackendOptions = {},
+): Promise<BackendWrapper> {
+  const backend = await getBackendObject(url, options);
+  return new BackendWrapper(backend, options);
+}

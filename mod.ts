@@ -1,0 +1,76 @@
+/**
+ * stowage: one contract for every place a program keeps files — a local
+ * folder, SFTP, FTP/FTPS, WebDAV, S3 and S3-compatible stores, Azure Blob —
+ * with duplicity's backend semantics: an abstract {@linkcode Backend}, a
+ * registry of URL schemes and `prefix+scheme://` meta backends, retries with
+ * exponential backoff, duplicity's error codes, and a conformance suite.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from "@stowage/backends";
+ *
+ * const local = await Deno.makeTempFile();
+ * await Deno.writeTextFile(local, "hello");
+ * await using store = await getBackend("file:///tmp/stowage-readme");
+ * await store.put(local, "hello.txt");
+ * console.log(await store.list()); // ["hello.txt", ...]
+ * console.log(await store.queryInfo(["hello.txt"])); // { "hello.txt": { size: 5 } }
+ * await store.get("hello.txt", local + ".back");
+ * await store.delete(["hello.txt"]);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  Backend,
+  type BackendCapabilities,
+  type BackendClass,
+  type BackendOptions,
+  type DeclaredCapabilities,
+  type NameLimits,
+  type OperationContext,
+  type QueryResult,
+} from "./core/backend.ts";
+export {
+  BackendWrapper,
+  type ProgressEvent,
+  type QueryInfo,
+  type WrapperOptions,
+} from "./core/wrapper.ts";
+export {
+  backendClassFor,
+  getBackend,
+  type GetBackendOptions,
+  getBackendObject,
+  knownPrefixes,
+  knownSchemes,
+  prefixClassFor,
+  registerBackend,
+  registerBackendPrefix,
+} from "./core/registry.ts";
+export { HOST_STYLE_SCHEMES, isHostStyle, ParsedUrl, redactRaw } from "./core/url.ts";
+export {
+  BackendError,
+  type BackendErrorOptions,
+  errnoCode,
+  ErrorCode,
+  errorCodeName,
+  isAbortError,
+  isPermanentCode,
+  reasonOf,
+} from "./core/errors.ts";
+export {
+  abortableSleep,
+  backoffDelay,
+  parseRetryAfter,
+  retry,
+  retryAfterOf,
+  RetryError,
+  type RetryOptions,
+} from "./core/retry.ts";
+export { checkName, isTempName, nameProblem, TEMP_PREFIX, tempName } from "./core/names.ts";
+export { resolvePassword, type ResolvePasswordOptions } from "./core/password.ts";
+export { optBool, optBytes, optEnum, optList, optNumber, optString } from "./core/options.ts";
+export { FileBackend, type FileOptions } from "./backends/file.ts";
+export { MemoryBackend, type MemoryOptions } from "./backends/memory.ts";

@@ -1,0 +1,196 @@
+/**
+ * Shared machinery for starting real servers on 127.0.0.1 in tests: free
+ * ports, readiness waits (bounded), process lifetime, and the rule that a
+ * missing server program skips its suite with one line naming the package —
+ * or fails when `CI` is set.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** A running server process; `stop()` kills it and waits. */
+export interface ServerProcess {
+  /** The child process. */
+  child: Deno.ChildProcess;
+  /** Where its stdout and stderr go. */
+  logFile: string;
+  /** Kill it (SIGTERM, then SIGKILL after 2 s) and wait for it to exit. */
+  stop(): Promise<void>;
+  /** The log so far. */
+  log(): string;
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Whether a program is on the PATH (or is an existing absolute path). */
+export function haveProgram(name: string): boolean {
+  if (name.startsWith("/")) {
+    try {
+      return Deno.statSync(name).isFile;
+    } catch {
+      return false;
+    }
+  }
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(join(dir, name)).isFile) return true;
+    } catch {
+      // not here
+    }
+  }
+  return false;
+}
+
+/**
+ * Whether a suite that needs `program` (from Debian package `pkg`) can run:
+ * `true` when present; otherwise prints one line and returns `false`, or
+ * throws when `CI` is set (CI must have every server).
+ */
+export function requireProgram(program: string, pkg: string): boolean {
+  if (haveProgram(program)) return true;
+  const line = `${program} not found: install the Debian package "${pkg}" to run these tests`;
+  if (Deno.env.get("CI")) throw new Error(line);
+  console.log(`SKIP ${line}`);
+  return false;
+}
+
+/** Whether we run as root (some servers need it). */
+export function isRoot(): boolean {
+  return Deno.uid?.() === 0;
+}
+
+/** Make a scratch folder for a server; removed by the caller. */
+export function scratchDir(prefix: string): Promise<string> {
+  return Deno.makeTempDir({ prefix: `stowage-${prefix}-` });
+}
+
+/** Start a program with its output in a log file. */
+export async function startProcess(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; logDir: string; name: string },
+): Promise<ServerProcess> {
+  const logFile = join(options.logDir, `${options.name}.log`);
+  const out = await Deno.open(logFile, { write: true, create: true, truncate: true });
+  const child = new Deno.Command(cmd, {
+    args,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    env: { RUST_BACKTRACE: "0", ...(options.env ?? {}) },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Copy both streams into the log file.
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) {
+      try {
+        await out.write(chunk);
+      } catch {
+        break;
+      }
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let stopped = false;
+  return {
+    child,
+    logFile,
+    log: () => {
+      try {
+        return Deno.readTextFileSync(logFile);
+      } catch {
+        return "";
+      }
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // already gone
+      }
+      const killer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+      }, 2000);
+      await child.status;
+      clearTimeout(killer);
+      await pumps;
+      out.close();
+    },
+  };
+}
+
+/** Poll `check` every 25 ms until it returns a value, for at most `ms`. */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  ms = 15000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Wait until the server's log matches `re`; returns the match. */
+export function waitForLog(server: ServerProcess, re: RegExp, ms = 15000): Promise<RegExpMatchArray> {
+  return waitFor(`${server.logFile} to match ${re}`, async () => {
+    const status = await Promise.race([server.child.status, Promise.resolve(undefined)]);
+    if (status) throw new Error(`server exited (${status.code}): ${server.log().slice(-2000)}`);
+    return server.log().match(re) ?? undefined;
+  }, ms);
+}
+
+/** Wait until a TCP connect to 127.0.0.1:port succeeds. */
+export function waitForPort(port: number, ms = 15000): Promise<true> {
+  return waitFor(`127.0.0.1:${port} to accept connections`, async () => {
+    try {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port });
+      c.close();
+      return true as const;
+    } catch {
+      return undefined;
+    }
+  }, ms);
+}
+
+/** Run a command to completion and return its output; throws on a non-zero exit. */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string; stdin?: string } = {},
+): Promise<string> {
+  const child = new Deno.Command(cmd, {
+    args,
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    stdin: options.stdin !== undefined ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (options.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(options.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text}`);
+  return text;
+}
