@@ -41,15 +41,15 @@ export {
 export {
   backendClassFor,
   getBackend,
-  type GetBackendOptions,
   getBackendObject,
+  type GetBackendOptions,
   knownPrefixes,
   knownSchemes,
   prefixClassFor,
   registerBackend,
   registerBackendPrefix,
 } from "./core/registry.ts";
-export { HOST_STYLE_SCHEMES, isHostStyle, ParsedUrl, redactRaw } from "./core/url.ts";
+export { HOST_STYLE_SCHEMES, isHostStyle, ParsedUrl, redactRaw, secretsOf } from "./core/url.ts";
 export {
   BackendError,
   type BackendErrorOptions,

@@ -83,12 +83,16 @@ export async function timeCommand(
   }
   const out = await child.output();
   if (!out.success) {
-    throw new Error(`${cmd} failed (${out.code}): ${new TextDecoder().decode(out.stderr).slice(-2000)}`);
+    throw new Error(
+      `${cmd} failed (${out.code}): ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
+    );
   }
   return (performance.now() - t0) / 1000;
 }
 
 /** Format a ratio line: `label: 1.23 s vs peer 1.10 s = 1.12x`. */
 export function ratioLine(label: string, ours: number, peerName: string, peer: number): string {
-  return `${label}: stowage ${ours.toFixed(2)} s, ${peerName} ${peer.toFixed(2)} s, ratio ${(ours / peer).toFixed(2)}x`;
+  return `${label}: stowage ${ours.toFixed(2)} s, ${peerName} ${peer.toFixed(2)} s, ratio ${
+    (ours / peer).toFixed(2)
+  }x`;
 }

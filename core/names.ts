@@ -26,11 +26,17 @@ export function nameProblem(name: unknown, limits: NameLimits = {}): string | un
   }
   if (limits.forbiddenChars) {
     for (const c of name) {
-      if (limits.forbiddenChars.includes(c)) return `this store cannot hold ${JSON.stringify(c)} in a name`;
+      if (limits.forbiddenChars.includes(c)) {
+        return `this store cannot hold ${JSON.stringify(c)} in a name`;
+      }
     }
   }
-  if (limits.noLeadingSpace && name.startsWith(" ")) return "this store cannot hold a leading space";
-  if (limits.noTrailingSpace && name.endsWith(" ")) return "this store cannot hold a trailing space";
+  if (limits.noLeadingSpace && name.startsWith(" ")) {
+    return "this store cannot hold a leading space";
+  }
+  if (limits.noTrailingSpace && name.endsWith(" ")) {
+    return "this store cannot hold a trailing space";
+  }
   return undefined;
 }
 

@@ -93,7 +93,10 @@ export function retryAfterOf(err: unknown): number | undefined {
  * Parse an HTTP `Retry-After` value (seconds or an HTTP date) into
  * milliseconds, or `undefined`.
  */
-export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
   if (!value) return undefined;
   const s = value.trim();
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;

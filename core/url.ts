@@ -87,7 +87,9 @@ export class ParsedUrl {
     if (!m) fail("it has no scheme (write file:///abs/dir for a local folder)");
     const scheme = m![1]!.toLowerCase();
     let rest = m![2]!;
-    if (/[\x00-\x1f\x7f]/.test(url)) fail("it contains control characters");
+    if ([...url].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+      fail("it contains control characters");
+    }
 
     let netloc = "";
     if (rest.startsWith("//")) {
@@ -231,6 +233,36 @@ export function redactRaw(url: string): string {
     (all, sep: string, key: string) => SECRET_QUERY.test(key) ? `${sep}${key}=***` : all,
   );
   return out;
+}
+
+/**
+ * The secrets in a URL string, whatever its scheme: the password in its
+ * authority and the values of secret-looking query parameters. Used to scrub
+ * them from messages that a library may have built.
+ */
+export function secretsOf(url: string): string[] {
+  const out: string[] = [];
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url);
+  const authority = m?.[1] ?? "";
+  const at = authority.lastIndexOf("@");
+  if (at !== -1) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(":");
+    if (colon !== -1 && colon < userinfo.length - 1) {
+      const raw = userinfo.slice(colon + 1);
+      out.push(raw);
+      try {
+        const decoded = decodeURIComponent(raw);
+        if (decoded !== raw) out.push(decoded);
+      } catch {
+        // keep the raw form only
+      }
+    }
+  }
+  for (const q of url.matchAll(/[?&]([^=&#]*)=([^&#]*)/g)) {
+    if (SECRET_QUERY.test(q[1]!) && q[2]) out.push(q[2]);
+  }
+  return out.filter((s) => s.length > 0);
 }
 
 function decode(text: string, fail: (why: string) => never, what: string): string {

@@ -20,7 +20,7 @@ import {
 } from "./errors.ts";
 import { checkName } from "./names.ts";
 import { abortableSleep, retry, RetryError, type RetryOptions } from "./retry.ts";
-import { redactRaw } from "./url.ts";
+import { redactRaw, secretsOf } from "./url.ts";
 
 /** How the wrapper retries, times out and reports; every field has a default. */
 export interface WrapperOptions {
@@ -201,8 +201,11 @@ export class BackendWrapper {
     const query = this.backend._query?.bind(this.backend);
     if (queryList) {
       const got = list.length
-        ? await this.#run("query", list.length === 1 ? list[0] : `${list.length} files`, (ctx) =>
-          queryList(list, ctx))
+        ? await this.#run(
+          "query",
+          list.length === 1 ? list[0] : `${list.length} files`,
+          (ctx) => queryList(list, ctx),
+        )
         : {};
       for (const n of list) out[n] = { size: sizeOf(Object.hasOwn(got, n) ? got[n] : undefined) };
     } else if (query) {
@@ -234,12 +237,17 @@ export class BackendWrapper {
       size = (await this.queryInfo([name]))[name]?.size ?? null;
       if (size === null || size === expectedSize) return;
       if (i + 1 < checks) {
-        const wait = Math.min(this.#opts.maxTimeout ?? 60000, (this.#opts.minTimeout ?? 1000) * 2 ** i);
+        const wait = Math.min(
+          this.#opts.maxTimeout ?? 60000,
+          (this.#opts.minTimeout ?? 1000) * 2 ** i,
+        );
         this.#log("info", `Size of "${name}" is ${size}, expected ${expectedSize}; checking again`);
         await sleep(wait, this.#opts.signal);
       }
     }
-    const what = size === -1 ? "the file is missing" : `remote size ${size} does not match local size ${expectedSize}`;
+    const what = size === -1
+      ? "the file is missing"
+      : `remote size ${size} does not match local size ${expectedSize}`;
     throw new BackendError(`Cannot validate "${name}" on "${this.displayUrl}": ${what}`, {
       code: ErrorCode.backend_validation_failed,
       operation: "validate",
@@ -315,12 +323,19 @@ export class BackendWrapper {
   /** Remove the password and any credentials in URLs from a message. */
   #scrub(text: string): string {
     let out = text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g, (u) => redactRaw(u));
-    const pw = this.backend.url.password;
-    if (pw && pw.length >= 1) out = out.split(pw).join("***");
+    const secrets = new Set(secretsOf(this.backend.url.geturl()));
+    if (this.backend.url.password) secrets.add(this.backend.url.password);
+    // Very short values would blank out ordinary letters; they are not worth hiding.
+    for (const s of secrets) if (s.length >= 3) out = out.split(s).join("***");
     return out;
   }
 
-  #wrap(operation: string, subject: string | undefined, err: unknown, attempts: number): BackendError {
+  #wrap(
+    operation: string,
+    subject: string | undefined,
+    err: unknown,
+    attempts: number,
+  ): BackendError {
     const code = this.#classify(operation, err);
     const reason = this.#scrub(reasonOf(err));
     const where = this.displayUrl;
@@ -394,7 +409,10 @@ export class BackendWrapper {
       }, retryOptions);
     } catch (err) {
       const last = err instanceof RetryError ? err.cause : err;
-      if (o.signal?.aborted && !(last instanceof BackendError && last.code === ErrorCode.backend_aborted)) {
+      if (
+        o.signal?.aborted &&
+        !(last instanceof BackendError && last.code === ErrorCode.backend_aborted)
+      ) {
         throw this.#wrap(operation, subject, abortError(o.signal), attempts);
       }
       throw this.#wrap(operation, subject, last, attempts);
@@ -415,6 +433,7 @@ export class BackendWrapper {
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let settled = false;
+      // deno-lint-ignore prefer-const -- assigned once fn() has started, below
       let running: Promise<unknown> | undefined;
       /** Abort the attempt, give it `grace` ms to clean up, then reject. */
       const stop = (err: BackendError) => {

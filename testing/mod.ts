@@ -217,9 +217,11 @@ async function expectListed(c: CaseContext, expected: string[]): Promise<void> {
   const want = [...expected].sort();
   assert(
     JSON.stringify(got) === JSON.stringify(want),
-    `list() returned ${JSON.stringify(got.slice(0, 20))}${got.length > 20 ? "…" : ""} (${got.length}), expected ${
-      JSON.stringify(want.slice(0, 20))
-    }${want.length > 20 ? "…" : ""} (${want.length})`,
+    `list() returned ${JSON.stringify(got.slice(0, 20))}${
+      got.length > 20 ? "…" : ""
+    } (${got.length}), expected ${JSON.stringify(want.slice(0, 20))}${
+      want.length > 20 ? "…" : ""
+    } (${want.length})`,
   );
 }
 
@@ -232,7 +234,10 @@ async function roundTrip(c: CaseContext, name: string, size: number, seed: numbe
   assert(await sameFile(src, dst), `"${name}" (${size} bytes) came back different`);
   const info = await c.store.queryInfo([name]);
   const got = info[name]?.size;
-  assert(got === null || got === size, `queryInfo says ${got} bytes for "${name}", expected ${size}`);
+  assert(
+    got === null || got === size,
+    `queryInfo says ${got} bytes for "${name}", expected ${size}`,
+  );
   await c.store.delete([name]);
   await Deno.remove(src);
   await Deno.remove(dst);
@@ -327,8 +332,14 @@ const CASES: Case[] = [
         assert(b.size === -1, `_query gave ${b.size} for a missing file`);
       }
       const info = await c.store.queryInfo(["q-file", "q-missing"]);
-      assert(info["q-file"]?.size === 5, `queryInfo gave ${info["q-file"]?.size} for a 5-byte file`);
-      assert(info["q-missing"]?.size === -1, `queryInfo gave ${info["q-missing"]?.size} for a missing file`);
+      assert(
+        info["q-file"]?.size === 5,
+        `queryInfo gave ${info["q-file"]?.size} for a 5-byte file`,
+      );
+      assert(
+        info["q-missing"]?.size === -1,
+        `queryInfo gave ${info["q-missing"]?.size} for a missing file`,
+      );
       await c.store.delete("q-file");
     },
   },
@@ -398,7 +409,10 @@ const CASES: Case[] = [
       const twice = [...seen].filter(([, k]) => k > 1).map(([n]) => n);
       const missing = names.filter((n) => !seen.has(n));
       assert(twice.length === 0, `listed more than once: ${twice.slice(0, 5).join(", ")}`);
-      assert(missing.length === 0, `${missing.length} files not listed, e.g. ${missing.slice(0, 5).join(", ")}`);
+      assert(
+        missing.length === 0,
+        `${missing.length} files not listed, e.g. ${missing.slice(0, 5).join(", ")}`,
+      );
       assert(listed.length === count, `listed ${listed.length} files, expected ${count}`);
       await c.store.delete(names);
       await expectListed(c, []);
@@ -413,14 +427,20 @@ const CASES: Case[] = [
       await expectListed(c, names);
       for (const [i, name] of names.entries()) {
         const text = await getText(c, name);
-        assert(text === `content ${i} ${name}`, `${JSON.stringify(name)} came back as ${JSON.stringify(text)}`);
+        assert(
+          text === `content ${i} ${name}`,
+          `${JSON.stringify(name)} came back as ${JSON.stringify(text)}`,
+        );
       }
       if (c.backend._query || c.backend._queryList) {
         const info = await c.store.queryInfo(names);
         for (const [i, name] of names.entries()) {
           const want = enc.encode(`content ${i} ${name}`).length;
           const got = info[name]?.size;
-          assert(got === want || got === null, `queryInfo gave ${got} for ${JSON.stringify(name)}, expected ${want}`);
+          assert(
+            got === want || got === null,
+            `queryInfo gave ${got} for ${JSON.stringify(name)}, expected ${want}`,
+          );
         }
       }
       for (const name of names.slice(0, 3)) await c.store.delete(name);
@@ -438,7 +458,11 @@ const CASES: Case[] = [
       for (const name of INVALID_NAMES) {
         const label = JSON.stringify(name);
         expectCode(await rejects(spy.put(local, name)), ErrorCode.user_error, `put ${label}`);
-        expectCode(await rejects(spy.get(name, join(c.tmp, "x"))), ErrorCode.user_error, `get ${label}`);
+        expectCode(
+          await rejects(spy.get(name, join(c.tmp, "x"))),
+          ErrorCode.user_error,
+          `get ${label}`,
+        );
         expectCode(await rejects(spy.delete([name])), ErrorCode.user_error, `delete ${label}`);
         expectCode(await rejects(spy.queryInfo([name])), ErrorCode.user_error, `query ${label}`);
       }
@@ -449,7 +473,11 @@ const CASES: Case[] = [
     name: "get of a missing name fails with code 52 and leaves no local file",
     async run(c) {
       const dest = join(c.tmp, "missing-dest");
-      expectCode(await rejects(c.store.get("no-such-file", dest)), ErrorCode.backend_not_found, "get");
+      expectCode(
+        await rejects(c.store.get("no-such-file", dest)),
+        ErrorCode.backend_not_found,
+        "get",
+      );
       const left = [...Deno.readDirSync(c.tmp)].filter((e) => e.name.includes("missing-dest"));
       assert(left.length === 0, `local files left behind: ${left.map((e) => e.name).join(", ")}`);
     },
@@ -621,5 +649,7 @@ export async function testConformance(
     await Deno.remove(c.tmp, { recursive: true }).catch(() => {});
     await c.store.close();
   }
-  if (failed.length) throw new Error(`${failed.length} conformance cases failed: ${failed.join("; ")}`);
+  if (failed.length) {
+    throw new Error(`${failed.length} conformance cases failed: ${failed.join("; ")}`);
+  }
 }

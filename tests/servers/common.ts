@@ -149,7 +149,11 @@ export async function waitFor<T>(
 }
 
 /** Wait until the server's log matches `re`; returns the match. */
-export function waitForLog(server: ServerProcess, re: RegExp, ms = 15000): Promise<RegExpMatchArray> {
+export function waitForLog(
+  server: ServerProcess,
+  re: RegExp,
+  ms = 15000,
+): Promise<RegExpMatchArray> {
   return waitFor(`${server.logFile} to match ${re}`, async () => {
     const status = await Promise.race([server.child.status, Promise.resolve(undefined)]);
     if (status) throw new Error(`server exited (${status.code}): ${server.log().slice(-2000)}`);
