@@ -23,6 +23,8 @@ import { get } from "./cli/get.ts";
 import { ls } from "./cli/ls.ts";
 import { mv } from "./cli/mv.ts";
 import { Output, type OutputSinks, processSinks, type Verbosity } from "./cli/output.ts";
+
+export type { OutputSinks };
 import { put } from "./cli/put.ts";
 import { rm } from "./cli/rm.ts";
 import { stat } from "./cli/stat.ts";

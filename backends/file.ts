@@ -67,14 +67,17 @@ export class FileBackend extends Backend {
     this.#interval = optNumber(options, "progressInterval", { min: 1 }) ?? 1000;
   }
 
+  /** Atomic overwrite and server-side rename; names up to 255 bytes. */
   protected override declareCapabilities(): DeclaredCapabilities {
     return { atomicOverwrite: true, serverSideRename: true, names: { maxBytes: 255 } };
   }
 
+  /** Copy the stored file to `localPath`. */
   override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
     await this.#copy(join(this.dir, name), localPath, ctx);
   }
 
+  /** Copy to a temporary name in the folder, then rename into place. */
   override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
     await this.#ensureDir();
     const tmp = join(this.dir, tempName(name));
@@ -88,6 +91,7 @@ export class FileBackend extends Backend {
     }
   }
 
+  /** Rename the local file into the folder; `false` across devices. */
   override async _move(localPath: string, name: string, ctx?: OperationContext): Promise<boolean> {
     await this.#ensureDir();
     ctx?.signal.throwIfAborted();
@@ -100,6 +104,7 @@ export class FileBackend extends Backend {
     }
   }
 
+  /** The regular files in the folder (and symlinks to them); empty when the folder is missing. */
   override async _list(): Promise<string[]> {
     const names: string[] = [];
     try {
@@ -115,6 +120,7 @@ export class FileBackend extends Backend {
     return names;
   }
 
+  /** Remove one file; a missing file is fine. */
   override async _delete(name: string): Promise<void> {
     try {
       await Deno.remove(join(this.dir, name));
@@ -123,10 +129,12 @@ export class FileBackend extends Backend {
     }
   }
 
+  /** Remove several files; missing ones are fine. */
   override async _deleteList(names: string[]): Promise<void> {
     for (const name of names) await this._delete(name);
   }
 
+  /** The file's size, or -1 when missing. */
   override async _query(name: string): Promise<QueryResult> {
     try {
       const info = await Deno.stat(join(this.dir, name));
@@ -137,6 +145,7 @@ export class FileBackend extends Backend {
     }
   }
 
+  /** Sizes of the names asked, -1 for missing ones. */
   override async _queryList(names: string[]): Promise<Record<string, QueryResult>> {
     const out: Record<string, QueryResult> = {};
     for (const name of names) out[name] = await this._query(name);

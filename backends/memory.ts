@@ -59,10 +59,12 @@ export class MemoryBackend extends Backend {
     stores.clear();
   }
 
+  /** Puts replace the whole entry at once. */
   protected override declareCapabilities(): DeclaredCapabilities {
     return { atomicOverwrite: true, serverSideRename: false };
   }
 
+  /** Write the stored bytes to `localPath`; not found is code 52. */
   override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
     const data = this.#files.get(name);
     if (!data) {
@@ -72,6 +74,7 @@ export class MemoryBackend extends Backend {
     ctx?.progress(data.length);
   }
 
+  /** Read the local file and store its bytes under `name`. */
   override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
     const data = await Deno.readFile(localPath);
     ctx?.progress(data.length);
@@ -79,24 +82,29 @@ export class MemoryBackend extends Backend {
     this.#files.set(name, data);
   }
 
+  /** The names in this store. */
   override _list(): Promise<string[]> {
     return Promise.resolve([...this.#files.keys()]);
   }
 
+  /** Forget one name; a missing name is fine. */
   override _delete(name: string): Promise<void> {
     this.#files.delete(name);
     return Promise.resolve();
   }
 
+  /** Forget several names; missing ones are fine. */
   override _deleteList(names: string[]): Promise<void> {
     for (const n of names) this.#files.delete(n);
     return Promise.resolve();
   }
 
+  /** The stored size, or -1 when missing. */
   override _query(name: string): Promise<QueryResult> {
     return Promise.resolve({ size: this.#files.get(name)?.length ?? -1 });
   }
 
+  /** Sizes of the names asked, -1 for missing ones. */
   override _queryList(names: string[]): Promise<Record<string, QueryResult>> {
     const out: Record<string, QueryResult> = {};
     for (const n of names) out[n] = { size: this.#files.get(n)?.length ?? -1 };
