@@ -30,6 +30,7 @@ import { rm } from "./cli/rm.ts";
 import { stat } from "./cli/stat.ts";
 import { test } from "./cli/test.ts";
 import { BackendError, ErrorCode, reasonOf } from "./core/errors.ts";
+import { allowPasswordPrompt } from "./core/password.ts";
 import type { GetBackendOptions } from "./core/registry.ts";
 import { redactRaw } from "./core/url.ts";
 
@@ -217,5 +218,6 @@ function redactText(text: string): string {
 }
 
 if (import.meta.main) {
+  allowPasswordPrompt();
   Deno.exit(await main(Deno.args));
 }

@@ -71,7 +71,11 @@ export {
 } from "./core/retry.ts";
 export { checkName, isTempName, nameProblem, TEMP_PREFIX, tempName } from "./core/names.ts";
 export { codeForHttpStatus, httpError, isRetriableHttpStatus } from "./core/http.ts";
-export { resolvePassword, type ResolvePasswordOptions } from "./core/password.ts";
+export {
+  allowPasswordPrompt,
+  resolvePassword,
+  type ResolvePasswordOptions,
+} from "./core/password.ts";
 export { optBool, optBytes, optEnum, optList, optNumber, optString } from "./core/options.ts";
 export { FileBackend, type FileOptions } from "./backends/file.ts";
 export { MemoryBackend, type MemoryOptions } from "./backends/memory.ts";

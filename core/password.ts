@@ -7,9 +7,19 @@
 
 import type { ParsedUrl } from "./url.ts";
 
+let promptAllowed = false;
+
+/**
+ * Let {@linkcode resolvePassword} ask on the terminal by default (the CLI
+ * turns this on; libraries leave it off so they never block on stdin).
+ */
+export function allowPasswordPrompt(allowed = true): void {
+  promptAllowed = allowed;
+}
+
 /** Options for {@linkcode resolvePassword}. */
 export interface ResolvePasswordOptions {
-  /** Ask on the terminal when nothing else gives a password; default `false`. */
+  /** Ask on the terminal when nothing else gives a password; default: off unless the CLI allowed it. */
   prompt?: boolean;
   /** The environment to read; default `Deno.env`. */
   env?: { get(key: string): string | undefined };
@@ -39,7 +49,7 @@ export function resolvePassword(
     fromEnv = undefined; // no --allow-env: behave as unset
   }
   if (fromEnv) return fromEnv;
-  if (options.prompt && Deno.stdin.isTerminal()) {
+  if ((options.prompt ?? promptAllowed) && Deno.stdin.isTerminal()) {
     const who = `${url.username ?? ""}${url.username ? "@" : ""}${url.hostname ?? ""}`;
     return promptSecret(`Password for ${who}: `);
   }
