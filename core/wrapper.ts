@@ -137,6 +137,14 @@ export class BackendWrapper {
    */
   async get(name: string, localPath: string): Promise<void> {
     this.#checkName(name, "get");
+    const folder = dirname(localPath);
+    const isDir = await Deno.stat(folder).then((i) => i.isDirectory, () => false);
+    if (!isDir) {
+      throw new BackendError(
+        `Cannot get "${name}" to "${localPath}": the local folder "${folder}" does not exist`,
+        { code: ErrorCode.backend_not_found, operation: "get" },
+      );
+    }
     await this.#run("get", name, async (ctx) => {
       const tmp = join(
         dirname(localPath),

@@ -356,3 +356,13 @@ Deno.test("a failing _retryCleanup does not stop the retries", async () => {
   await new BackendWrapper(b, instant().options).put(await localFile(), "a");
   assert.equal(b.calls._put, 2);
 });
+
+Deno.test("get into a missing local folder fails with 52 before any I/O", async () => {
+  const b = new ScriptedBackend();
+  b.files.set("a", new Uint8Array(1));
+  const err = await new BackendWrapper(b, instant().options).get("a", "/nonexistent-dir/x/out")
+    .catch((e) => e);
+  assert.equal(err.code, 52);
+  assert.match(err.message, /local folder "\/nonexistent-dir\/x" does not exist/);
+  assert.deepEqual(b.calls, {});
+});
