@@ -1,0 +1,160 @@
+/**
+ * FTP benchmark: starts its own vsftpd on 127.0.0.1 (tests/servers/vsftpd.ts;
+ * needs root and the vsftpd package), then compares stowage with rclone's ftp
+ * backend (and curl as a single-stream baseline) on the same server:
+ *
+ * - put and get of one file (default 256 MiB), best of two runs;
+ * - peak RSS of stowage's put and get at that size and at 1 GiB (flat?);
+ * - listing a folder of 10,000 files (`list` vs `rclone lsf`).
+ *
+ * Usage: deno run -A bench/ftp.ts [sizeMiB]
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { canRunVsftpd, FTP_PASSWORD, FTP_USER, startVsftpd } from "../tests/servers/vsftpd.ts";
+import { run } from "../tests/servers/common.ts";
+import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+
+const MiB = 1 << 20;
+const sizeMiB = Number(Deno.args[0] ?? 256);
+const RUNS = 3;
+
+if (!canRunVsftpd()) Deno.exit(0);
+const server = await startVsftpd();
+const tmp = await Deno.makeTempDir({ prefix: "stowage-bench-ftp-" });
+try {
+  const url = server.url("bench");
+  const obscured = (await run("rclone", ["obscure", FTP_PASSWORD])).trim();
+  const rcloneEnv = {
+    RCLONE_CONFIG: "/dev/null",
+    RCLONE_CONFIG_X_TYPE: "ftp",
+    RCLONE_CONFIG_X_HOST: "127.0.0.1",
+    RCLONE_CONFIG_X_PORT: String(server.port),
+    RCLONE_CONFIG_X_USER: FTP_USER,
+    RCLONE_CONFIG_X_PASS: obscured,
+  };
+  const rclone = (args: string[]) => timeCommand("rclone", args, { env: rcloneEnv });
+  const curlUrl = (name: string) => `ftp://127.0.0.1:${server.port}/bench/${name}`;
+  const curlAuth = `${FTP_USER}:${FTP_PASSWORD}`;
+  const remote = join(server.root, "bench");
+  const best = async (f: () => Promise<number>) => {
+    let t = Infinity;
+    for (let i = 0; i < RUNS; i++) t = Math.min(t, await f());
+    return t;
+  };
+  // stowageTransfer times the operation inside its process; rclone and curl are
+  // timed as whole processes. Keep the whole-process time of ours too.
+  const wall: Record<string, number> = {};
+  const stowage = async (
+    op: "put" | "get" | "list",
+    u: string,
+    name = "",
+    local = "",
+    options: Record<string, unknown> = {},
+  ) => {
+    const t0 = performance.now();
+    const r = await stowageTransfer(op, u, name, local, options);
+    const w = (performance.now() - t0) / 1000;
+    wall[op] = Math.min(wall[op] ?? Infinity, w);
+    return r;
+  };
+  const clearRemote = async () => {
+    for (const e of Deno.readDirSync(remote)) await Deno.remove(join(remote, e.name));
+  };
+
+  console.log(`FTP benchmark on vsftpd 127.0.0.1:${server.port}, ${sizeMiB} MiB, best of ${RUNS}`);
+  const src = join(tmp, "src.bin");
+  const dst = join(tmp, "dst.bin");
+  await makeFile(src, sizeMiB * MiB);
+  // A first put creates the folder (and warms the page cache).
+  await stowageTransfer("put", url, "warm", src);
+  await clearRemote();
+
+  let rss: number[] = [];
+  const putS = await best(async () => {
+    const r = await stowage("put", url, "big", src);
+    rss.push(r.peakRssMiB);
+    return r.seconds;
+  });
+  const putRss = Math.max(...rss);
+  // --ignore-times: otherwise rclone skips a destination of the same size and time.
+  const putR = await best(() => rclone(["copyto", "--ignore-times", src, "x:bench/big-rclone"]));
+  const putC = await best(() =>
+    timeCommand("curl", ["-sS", "--user", curlAuth, "-T", src, curlUrl("big-curl")])
+  );
+  rss = [];
+  const getS = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    const r = await stowage("get", url, "big", dst);
+    rss.push(r.peakRssMiB);
+    return r.seconds;
+  });
+  const getRss = Math.max(...rss);
+  const getR = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    return await rclone(["copyto", "x:bench/big", dst]);
+  });
+  const getC = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    return await timeCommand("curl", ["-sS", "--user", curlAuth, "-o", dst, curlUrl("big")]);
+  });
+  const mbs = (s: number) => `${(sizeMiB / s).toFixed(0)} MiB/s`;
+  console.log(
+    ratioLine(`put ${sizeMiB} MiB`, putS, "rclone", putR),
+    `(${mbs(putS)} vs ${mbs(putR)})`,
+  );
+  console.log(ratioLine(`put ${sizeMiB} MiB`, putS, "curl", putC), `(curl ${mbs(putC)})`);
+  console.log(
+    ratioLine(`get ${sizeMiB} MiB`, getS, "rclone", getR),
+    `(${mbs(getS)} vs ${mbs(getR)})`,
+  );
+  console.log(ratioLine(`get ${sizeMiB} MiB`, getS, "curl", getC), `(curl ${mbs(getC)})`);
+  await clearRemote();
+  await Deno.remove(dst).catch(() => {});
+
+  // Peak RSS at 1 GiB: memory must stay flat with file size.
+  const big = join(tmp, "big.bin");
+  await Deno.remove(src);
+  await makeFile(big, 1024 * MiB);
+  const put1g = await stowageTransfer("put", url, "gib", big);
+  await Deno.remove(big);
+  const get1g = await stowageTransfer("get", url, "gib", dst);
+  await Deno.remove(dst);
+  await clearRemote();
+  console.log(
+    `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
+      (1024 / put1g.seconds).toFixed(0)
+    } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
+      (1024 / get1g.seconds).toFixed(0)
+    } MiB/s)`,
+  );
+
+  // Listing 10,000 files, made on disk.
+  const many = join(server.root, "many");
+  await Deno.mkdir(many);
+  for (let i = 0; i < 10000; i++) {
+    await Deno.writeFile(
+      join(many, `duplicity-inc.${String(i).padStart(5, "0")}.vol1.difftar.gpg`),
+      new Uint8Array(1),
+    );
+  }
+  let count = 0;
+  const lsS = await best(async () => {
+    const r = await stowage("list", server.url("many"));
+    count = r.count ?? 0;
+    return r.seconds;
+  });
+  if (count !== 10000) throw new Error(`stowage listed ${count} files, expected 10000`);
+  const lsR = await best(() => rclone(["lsf", "x:many"]));
+  console.log(ratioLine("list 10,000 files", lsS, "rclone lsf", lsR));
+  console.log(
+    `stowage whole-process times (with Deno start-up, as rclone is timed): put ${
+      wall.put!.toFixed(2)
+    } s, get ${wall.get!.toFixed(2)} s, list ${wall.list!.toFixed(2)} s`,
+  );
+} finally {
+  await server.stop();
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}
