@@ -1,0 +1,154 @@
+/**
+ * WebDAV benchmark: starts its own Apache mod_dav on 127.0.0.1
+ * (tests/servers/webdav.ts; needs root and the apache2 package), then
+ * compares stowage with rclone's webdav backend (and curl as a
+ * single-stream baseline) on the same server:
+ *
+ * - put and get of one file (default 256 MiB), best of three runs (after a `sync`);
+ * - peak RSS of stowage's put and get at that size and at 1 GiB (flat?);
+ * - listing a folder of 10,000 files (`list` vs `rclone lsf`).
+ *
+ * Usage: deno run -A bench/webdav.ts [sizeMiB]
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { run } from "../tests/servers/common.ts";
+import { davUrl, haveApache, startApache } from "../tests/servers/webdav.ts";
+import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+
+const MiB = 1 << 20;
+const sizeMiB = Number(Deno.args[0] ?? 256);
+const RUNS = 3;
+
+if (!haveApache()) Deno.exit(0);
+const server = await startApache();
+const tmp = await Deno.makeTempDir({ prefix: "stowage-bench-webdav-" });
+try {
+  const url = davUrl(server, "bench");
+  const obscured = (await run("rclone", ["obscure", server.pass])).trim();
+  const rcloneEnv = {
+    RCLONE_CONFIG: "/dev/null",
+    RCLONE_CONFIG_X_TYPE: "webdav",
+    RCLONE_CONFIG_X_URL: server.baseUrl,
+    RCLONE_CONFIG_X_VENDOR: "other",
+    RCLONE_CONFIG_X_USER: server.user,
+    RCLONE_CONFIG_X_PASS: obscured,
+    PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin",
+    HOME: tmp,
+  };
+  const rclone = (args: string[]) => timeCommand("rclone", args, { env: rcloneEnv });
+  const curlUrl = (name: string) => `${server.baseUrl}bench/${name}`;
+  const curlAuth = `${server.user}:${server.pass}`;
+  const remote = join(server.root, "bench");
+  // Flush dirty pages before each run, so no run pays for the previous one's write-back.
+  const best = async (f: () => Promise<number>) => {
+    let t = Infinity;
+    for (let i = 0; i < RUNS; i++) {
+      await run("sync", []);
+      t = Math.min(t, await f());
+    }
+    return t;
+  };
+  const clearRemote = async () => {
+    for (const e of Deno.readDirSync(remote)) {
+      await Deno.remove(join(remote, e.name), { recursive: true });
+    }
+  };
+
+  console.log(
+    `WebDAV benchmark on Apache mod_dav 127.0.0.1:${server.port}, ${sizeMiB} MiB, best of ${RUNS}`,
+  );
+  const src = join(tmp, "src.bin");
+  const dst = join(tmp, "dst.bin");
+  await makeFile(src, sizeMiB * MiB);
+  // A first put creates the folder (and warms the page cache).
+  await stowageTransfer("put", url, "warm", src);
+  await clearRemote();
+
+  let rss: number[] = [];
+  const putS = await best(async () => {
+    const r = await stowageTransfer("put", url, "big", src);
+    rss.push(r.peakRssMiB);
+    return r.seconds;
+  });
+  const putRss = Math.max(...rss);
+  // Remove rclone's copy before each run: rclone skips a file that is already there.
+  const putR = await best(async () => {
+    await Deno.remove(join(remote, "big-rclone")).catch(() => {});
+    return await rclone(["copyto", src, "x:bench/big-rclone"]);
+  });
+  const putC = await best(() =>
+    timeCommand("curl", ["-sSf", "--user", curlAuth, "-T", src, curlUrl("big-curl")])
+  );
+  rss = [];
+  const getS = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    const r = await stowageTransfer("get", url, "big", dst);
+    rss.push(r.peakRssMiB);
+    return r.seconds;
+  });
+  const getRss = Math.max(...rss);
+  const getR = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    return await rclone(["copyto", "x:bench/big", dst]);
+  });
+  const getC = await best(async () => {
+    await Deno.remove(dst).catch(() => {});
+    return await timeCommand("curl", ["-sSf", "--user", curlAuth, "-o", dst, curlUrl("big")]);
+  });
+  const mbs = (s: number) => `${(sizeMiB / s).toFixed(0)} MiB/s`;
+  console.log(
+    ratioLine(`put ${sizeMiB} MiB`, putS, "rclone", putR),
+    `(${mbs(putS)} vs ${mbs(putR)})`,
+  );
+  console.log(ratioLine(`put ${sizeMiB} MiB`, putS, "curl", putC), `(curl ${mbs(putC)})`);
+  console.log(
+    ratioLine(`get ${sizeMiB} MiB`, getS, "rclone", getR),
+    `(${mbs(getS)} vs ${mbs(getR)})`,
+  );
+  console.log(ratioLine(`get ${sizeMiB} MiB`, getS, "curl", getC), `(curl ${mbs(getC)})`);
+  await clearRemote();
+  await Deno.remove(dst).catch(() => {});
+
+  // Peak RSS at 1 GiB: memory must stay flat with file size.
+  const big = join(tmp, "big.bin");
+  await Deno.remove(src);
+  await makeFile(big, 1024 * MiB);
+  const put1g = await stowageTransfer("put", url, "gib", big);
+  await Deno.remove(big);
+  const get1g = await stowageTransfer("get", url, "gib", dst);
+  await Deno.remove(dst);
+  await clearRemote();
+  console.log(
+    `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
+      (1024 / put1g.seconds).toFixed(0)
+    } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
+      (1024 / get1g.seconds).toFixed(0)
+    } MiB/s)`,
+  );
+
+  // Listing 10,000 files, made on disk and owned by www-data like the server's own.
+  const many = join(server.root, "many");
+  await Deno.mkdir(many);
+  for (let i = 0; i < 10000; i++) {
+    await Deno.writeFile(
+      join(many, `duplicity-inc.${String(i).padStart(5, "0")}.vol1.difftar.gpg`),
+      new Uint8Array(1),
+    );
+  }
+  await run("chown", ["-R", "www-data:www-data", many]);
+  let count = 0;
+  const lsS = await best(async () => {
+    const r = await stowageTransfer("list", davUrl(server, "many"));
+    count = r.count ?? 0;
+    return r.seconds;
+  });
+  if (count !== 10000) throw new Error(`stowage listed ${count} files, expected 10000`);
+  const lsR = await best(() => rclone(["lsf", "x:many"]));
+  console.log(ratioLine("list 10,000 files", lsS, "rclone lsf", lsR));
+} finally {
+  await server.stop();
+  await Deno.remove(tmp, { recursive: true }).catch(() => {});
+}

@@ -1,0 +1,288 @@
+/**
+ * Real WebDAV servers on 127.0.0.1 for the tests and the benchmark:
+ * Apache httpd with mod_dav (runs as root, drops to www-data; the whole
+ * configuration lives in a temp folder) and `rclone serve webdav` (plain or
+ * TLS with a self-signed certificate for 127.0.0.1).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  freePort,
+  requireProgram,
+  run,
+  scratchDir,
+  type ServerProcess,
+  startProcess,
+  waitForLog,
+  waitForPort,
+} from "./common.ts";
+
+/** A running WebDAV server. */
+export interface DavServer {
+  /** `http://127.0.0.1:PORT/` (or `https://`), without credentials. */
+  baseUrl: string;
+  /** The port it listens on. */
+  port: number;
+  /** The folder on disk that `/` (Apache: the DAV root) maps to. */
+  root: string;
+  /** The scratch folder holding config, logs and data. */
+  dir: string;
+  /** The user name for Basic auth. */
+  user: string;
+  /** The password for Basic auth. */
+  pass: string;
+  /** The server process. */
+  process: ServerProcess;
+  /** Apache only: the access log, one line per request (`METHOD PATH X-Stowage-Test`). */
+  accessLog?: string;
+  /** Stop the server and remove its scratch folder. */
+  stop(): Promise<void>;
+}
+
+const APACHE = "/usr/sbin/apache2";
+const MODULES = "/usr/lib/apache2/modules";
+
+/** Whether Apache (Debian package apache2 + apache2-utils) can run; prints the skip line otherwise. */
+export function haveApache(): boolean {
+  return requireProgram(APACHE, "apache2") && requireProgram("htpasswd", "apache2-utils");
+}
+
+/** Whether rclone can run; prints the skip line otherwise. */
+export function haveRclone(): boolean {
+  return requireProgram("rclone", "rclone");
+}
+
+/** Options for {@linkcode startApache}. */
+export interface ApacheOptions {
+  /** Extra lines for httpd.conf (e.g. `Redirect 307 /old /new`). */
+  extraConfig?: string;
+  /** `LimitRequestBody`; default 0 (no limit; Apache's own default is 1 GiB). */
+  limitRequestBody?: number;
+}
+
+/**
+ * Start Apache with mod_dav on the whole document root, Basic auth (`u`/`p`
+ * via htpasswd), and an access log that records the `X-Stowage-Test` header.
+ * Also loads mod_alias so tests can add `Redirect` lines.
+ */
+export async function startApache(options: ApacheOptions = {}): Promise<DavServer> {
+  const dir = await scratchDir("apache");
+  const root = join(dir, "root");
+  const lock = join(dir, "lock");
+  await Deno.mkdir(root);
+  await Deno.mkdir(lock);
+  await Deno.chmod(dir, 0o755);
+  const user = "u";
+  const pass = "p-secret";
+  await run("chown", ["www-data:www-data", root, lock]);
+  await run("htpasswd", ["-bc", join(dir, "htpasswd"), user, pass]);
+  const port = freePort();
+  const accessLog = join(dir, "access.log");
+  const mods = [
+    "mpm_event",
+    "authz_core",
+    "authn_core",
+    "authn_file",
+    "auth_basic",
+    "authz_user",
+    "dav",
+    "dav_fs",
+    "alias",
+  ].map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`).join("\n");
+  const conf = `Listen 127.0.0.1:${port}
+ServerName 127.0.0.1
+PidFile ${dir}/httpd.pid
+ErrorLog ${dir}/error.log
+LogLevel warn
+User www-data
+Group www-data
+${mods}
+LogFormat "%m %U %>s %{X-Stowage-Test}i" stowage
+CustomLog ${accessLog} stowage
+LimitRequestBody ${options.limitRequestBody ?? 0}
+KeepAlive On
+MaxKeepAliveRequests 0
+DavLockDB ${lock}/DavLock
+DocumentRoot ${root}
+<Directory ${root}>
+  Dav On
+  AuthType Basic
+  AuthName dav
+  AuthUserFile ${dir}/htpasswd
+  Require valid-user
+</Directory>
+${options.extraConfig ?? ""}
+`;
+  const confFile = join(dir, "httpd.conf");
+  await Deno.writeTextFile(confFile, conf);
+  const proc = await startProcess(APACHE, ["-f", confFile, "-DFOREGROUND"], {
+    logDir: dir,
+    name: "apache",
+  });
+  try {
+    // Apache exits at once on a bad config: watch for that while waiting for the port.
+    await Promise.race([
+      waitForPort(port, 10000),
+      proc.child.status.then((st) => {
+        throw new Error(`apache exited with code ${st.code}`);
+      }),
+    ]);
+  } catch (err) {
+    await proc.stop();
+    const log = await Deno.readTextFile(join(dir, "error.log")).catch(() => "");
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw new Error(`apache did not start: ${err} ${proc.log()} ${log}`);
+  }
+  return {
+    baseUrl: `http://127.0.0.1:${port}/`,
+    port,
+    root,
+    dir,
+    user,
+    pass,
+    process: proc,
+    accessLog,
+    async stop() {
+      await proc.stop();
+      if (Deno.env.get("RCLONE_DEBUG")) console.log(proc.log());
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Options for {@linkcode startRcloneWebdav}. */
+export interface RcloneWebdavOptions {
+  /** Serve over TLS with a fresh self-signed certificate for 127.0.0.1. */
+  tls?: boolean;
+}
+
+/** A running rclone server; with TLS, `certFile` is the CA to trust. */
+export interface RcloneDavServer extends DavServer {
+  /** The test CA's certificate (PEM) that signed the server's, when `tls` was asked. */
+  certFile?: string;
+}
+
+/**
+ * Start `rclone serve webdav` on a local folder with `--user/--pass`; with
+ * `tls`, a self-signed certificate (CN and SAN 127.0.0.1) made by openssl.
+ */
+export async function startRcloneWebdav(
+  options: RcloneWebdavOptions = {},
+): Promise<RcloneDavServer> {
+  const dir = await scratchDir("rclone-dav");
+  const root = join(dir, "root");
+  await Deno.mkdir(root);
+  const user = "u";
+  const pass = "p-secret";
+  const args = [
+    "serve",
+    "webdav",
+    `:local:${root}`,
+    "--addr",
+    "127.0.0.1:0",
+    ...(Deno.env.get("RCLONE_DEBUG") ? ["-vv"] : []),
+    "--user",
+    user,
+    "--pass",
+    pass,
+  ];
+  let certFile: string | undefined;
+  if (options.tls) {
+    // A small CA and a leaf certificate for 127.0.0.1 signed by it (rustls, behind Deno's
+    // fetch, refuses a CA certificate used as the server's own).
+    certFile = join(dir, "ca.pem");
+    const caKey = join(dir, "ca-key.pem");
+    const leafCert = join(dir, "cert.pem");
+    const leafKey = join(dir, "key.pem");
+    const csr = join(dir, "leaf.csr");
+    const ext = join(dir, "leaf.ext");
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    await run("openssl", [
+      "req",
+      "-x509",
+      ...ec,
+      "-keyout",
+      caKey,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=stowage test CA",
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
+    await run("openssl", ["req", ...ec, "-keyout", leafKey, "-out", csr, "-subj", "/CN=127.0.0.1"]);
+    await Deno.writeTextFile(
+      ext,
+      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+    );
+    await run("openssl", [
+      "x509",
+      "-req",
+      "-in",
+      csr,
+      "-CA",
+      certFile,
+      "-CAkey",
+      caKey,
+      "-CAcreateserial",
+      "-out",
+      leafCert,
+      "-days",
+      "2",
+      "-extfile",
+      ext,
+    ]);
+    args.push("--cert", leafCert, "--key", leafKey);
+  }
+  const proc = await startProcess("rclone", args, {
+    logDir: dir,
+    name: "rclone",
+    env: { RCLONE_CONFIG: "/dev/null", HOME: dir, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+  });
+  let port: number;
+  try {
+    const m = await waitForLog(
+      proc,
+      /WebDav Server started on https?:\/\/127\.0\.0\.1:(\d+)\//,
+      10000,
+    );
+    port = Number(m[1]);
+  } catch (err) {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  return {
+    baseUrl: `${options.tls ? "https" : "http"}://127.0.0.1:${port}/`,
+    port,
+    root,
+    dir,
+    user,
+    pass,
+    process: proc,
+    ...(certFile ? { certFile } : {}),
+    async stop() {
+      await proc.stop();
+      if (Deno.env.get("RCLONE_DEBUG")) console.log(proc.log());
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/**
+ * The stowage URL for a server: `webdav://u:pass@127.0.0.1:PORT/path`
+ * (`webdavs://` for TLS).
+ */
+export function davUrl(server: DavServer, path: string, withPassword = true): string {
+  const scheme = server.baseUrl.startsWith("https") ? "webdavs" : "webdav";
+  const auth = withPassword
+    ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.pass)}@`
+    : `${encodeURIComponent(server.user)}@`;
+  return `${scheme}://${auth}127.0.0.1:${server.port}/${path.replace(/^\/+/, "")}`;
+}

@@ -1,0 +1,548 @@
+/**
+ * webdav:// and webdavs:// against real servers on 127.0.0.1: Apache mod_dav
+ * and `rclone serve webdav` (plain and TLS). Faults (503 with Retry-After,
+ * dropped connections) come from a small loopback proxy in front of the real
+ * server, never from a mock of the protocol.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { BackendError, ErrorCode, getBackend, ParsedUrl } from "../mod.ts";
+import { testConformance } from "../testing/mod.ts";
+import { WebdavBackend } from "../backends/webdav.ts";
+import { freePort, waitFor } from "./servers/common.ts";
+import {
+  type DavServer,
+  davUrl,
+  haveApache,
+  haveRclone,
+  type RcloneDavServer,
+  startApache,
+  startRcloneWebdav,
+} from "./servers/webdav.ts";
+
+const APACHE = haveApache();
+const RCLONE = haveRclone();
+
+/** Options that make the wrapper's waits instant and record them. */
+function instant(delays: number[] = []) {
+  return {
+    minTimeout: 10,
+    maxTimeout: 50,
+    random: () => 0,
+    sleep: (ms: number) => {
+      delays.push(ms);
+      return Promise.resolve();
+    },
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<BackendError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
+    return err;
+  }
+  assert.fail("expected the call to fail");
+}
+
+async function tempFile(content: string | Uint8Array): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "stowage-webdav-test-" });
+  if (typeof content === "string") await Deno.writeTextFile(path, content);
+  else await Deno.writeFile(path, content);
+  return path;
+}
+
+function randomBytes(size: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(i + 65536, size)));
+  }
+  return out;
+}
+
+// ---- a loopback fault-injecting proxy in front of a real server ----
+
+interface Proxy {
+  port: number;
+  /** Method and path of every request seen. */
+  seen: string[];
+  close(): Promise<void>;
+}
+
+interface ProxyRules {
+  /** Answer this many first requests with 503 and `Retry-After: 1`. */
+  fail503?: number;
+  /** Drop the connection of requests that match, after forwarding ~1 MiB of body. */
+  cut?: (method: string) => boolean;
+  /** Drop only the first matching request. */
+  cutOnce?: boolean;
+}
+
+function startProxy(upstreamPort: number, rules: ProxyRules): Promise<Proxy> {
+  const seen: string[] = [];
+  let failures = rules.fail503 ?? 0;
+  let cutDone = false;
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (failures > 0) {
+      failures--;
+      req.resume();
+      res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
+      res.end();
+      return;
+    }
+    const cut = !(rules.cutOnce && cutDone) && (rules.cut?.(req.method ?? "") ?? false);
+    if (cut) cutDone = true;
+    const up = http.request({
+      hostname: "127.0.0.1",
+      port: upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent: false,
+    }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      let sent = 0;
+      upRes.on("data", (chunk: Uint8Array) => {
+        sent += chunk.length;
+        res.write(chunk);
+        if (cut && req.method === "GET" && sent >= 1 << 20) {
+          upRes.destroy();
+          res.socket?.destroy();
+        }
+      });
+      upRes.on("end", () => res.end());
+    });
+    up.on("error", () => res.socket?.destroy());
+    let received = 0;
+    req.on("data", (chunk: Uint8Array) => {
+      received += chunk.length;
+      up.write(chunk);
+      if (cut && req.method === "PUT" && received >= 1 << 20) {
+        up.destroy();
+        req.socket.destroy();
+      }
+    });
+    req.on("end", () => up.end());
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        seen,
+        close: () =>
+          new Promise<void>((r) => {
+            server.closeAllConnections();
+            server.close(() => r());
+          }),
+      });
+    });
+  });
+}
+
+function proxiedUrl(server: DavServer, proxy: Proxy, path: string): string {
+  return `webdav://${server.user}:${server.pass}@127.0.0.1:${proxy.port}/${path}`;
+}
+
+// ---- no server needed ----
+
+Deno.test("webdav, webdavs, http and https URLs map to the right HTTP base with encoded segments", () => {
+  const cases: [string, string][] = [
+    ["webdav://u:p@example.com/a b/c%23d/", "http://example.com/a%20b/c%23d/"],
+    ["webdavs://u@example.com:8443/backups", "https://example.com:8443/backups/"],
+    ["http://example.com:8080", "http://example.com:8080/"],
+    ["https://example.com:443/x/%C3%A9t%C3%A9/", "https://example.com/x/%C3%A9t%C3%A9/"],
+    ["webdav://[::1]:8080/dav", "http://[::1]:8080/dav/"],
+  ];
+  for (const [url, base] of cases) {
+    assert.equal(new WebdavBackend(new ParsedUrl(url)).baseUrl, base, url);
+  }
+});
+
+Deno.test("a malformed headers option is refused with code 23", () => {
+  for (const headers of ["no colon here", "Bad Name: x", { "X-A": "line\r\nbreak" }]) {
+    assert.throws(
+      () => new WebdavBackend(new ParsedUrl("webdav://h/x"), { headers }),
+      (err: unknown) => err instanceof BackendError && err.code === ErrorCode.user_error,
+    );
+  }
+});
+
+Deno.test("an unreadable caFile fails with code 23 on first use, tried once", async () => {
+  const port = freePort();
+  await using store = await getBackend(`webdavs://u:p@127.0.0.1:${port}/x`, {
+    caFile: "/nonexistent/ca.pem",
+    ...instant(),
+  });
+  const err = await rejection(store.list());
+  assert.equal(err.code, ErrorCode.user_error);
+  assert.equal(err.attempts, 1);
+});
+
+Deno.test("a refused connection is retried and fails with code 38", async () => {
+  const port = freePort();
+  const delays: number[] = [];
+  await using store = await getBackend(`webdav://u:p@127.0.0.1:${port}/x`, {
+    maxAttempts: 2,
+    ...instant(delays),
+  });
+  const err = await rejection(store.list());
+  assert.equal(err.code, ErrorCode.connection_failed);
+  assert.equal(err.attempts, 2);
+  assert.equal(delays.length, 1);
+});
+
+// ---- Apache mod_dav ----
+
+Deno.test({
+  name: "webdav:// on Apache mod_dav passes the conformance suite",
+  ignore: !APACHE,
+  async fn(t) {
+    const server = await startApache();
+    try {
+      await testConformance(t, davUrl(server, "conformance/sub dir"), { clean: true });
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Apache: wrong password fails with code 51 after one attempt, without the password in the message",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    try {
+      const url = `webdav://${server.user}:Wr0ngPass@127.0.0.1:${server.port}/x`;
+      await using store = await getBackend(url, instant());
+      const err = await rejection(store.list());
+      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      assert.equal(err.attempts, 1);
+      assert.ok(!err.message.includes("Wr0ngPass"), err.message);
+      const file = await tempFile("x");
+      const err2 = await rejection(store.put(file, "f"));
+      assert.equal(err2.code, ErrorCode.backend_permission_denied);
+      assert.equal(err2.attempts, 1);
+      await Deno.remove(file);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Apache: a missing folder lists as empty and the first put creates the whole chain",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    try {
+      await using store = await getBackend(davUrl(server, "deep/er/est"), instant());
+      assert.deepEqual(await store.list(), []);
+      assert.deepEqual({ ...await store.queryInfo(["nope"]) }, { nope: { size: -1 } });
+      const file = await tempFile("chain");
+      await store.put(file, "f.txt");
+      assert.equal(await Deno.readTextFile(join(server.root, "deep/er/est/f.txt")), "chain");
+      // Sub-folders are not files: list leaves them out.
+      await Deno.mkdir(join(server.root, "deep/er/est/child"));
+      assert.deepEqual(await store.list(), ["f.txt"]);
+      await Deno.remove(file);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Apache: the password can come from FTP_PASSWORD instead of the URL",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    try {
+      const url = `webdav://${server.user}@127.0.0.1:${server.port}/env-pass`;
+      const code = `import { getBackend } from ${
+        JSON.stringify(new URL("../mod.ts", import.meta.url).href)
+      };
+        const s = await getBackend(${JSON.stringify(url)}, { maxAttempts: 1 });
+        console.log(JSON.stringify(await s.list())); await s.close();`;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", code],
+        env: { FTP_PASSWORD: server.pass },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout).trim(), "[]");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Apache: extra headers (string and object forms) are sent with every request",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    try {
+      const file = await tempFile("h");
+      {
+        await using store = await getBackend(davUrl(server, "hdr"), {
+          headers: "X-Stowage-Test: one, two, X-Other: 3",
+          ...instant(),
+        });
+        await store.put(file, "a");
+        await store.list();
+      }
+      {
+        await using store = await getBackend(davUrl(server, "hdr"), {
+          headers: { "X-Stowage-Test": "object-form" },
+          ...instant(),
+        });
+        await store.delete("a");
+      }
+      // Apache writes the log line just after answering: wait (bounded) for the last one.
+      const log = await waitFor("the DELETE in the access log", async () => {
+        const lines = (await Deno.readTextFile(server.accessLog!)).trim().split("\n");
+        return lines.some((l) => l.startsWith("DELETE ")) ? lines : undefined;
+      }, 5000);
+      const lines = log.filter((l) => l.includes("/hdr/"));
+      assert.ok(lines.some((l) => l.startsWith("PUT ") && l.endsWith(" one, two")), log.join("\n"));
+      assert.ok(
+        lines.some((l) => l.startsWith("MOVE ") && l.endsWith(" one, two")),
+        log.join("\n"),
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith("PROPFIND ") && l.endsWith(" one, two")),
+        log.join("\n"),
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith("DELETE ") && l.endsWith(" object-form")),
+        log.join("\n"),
+      );
+      await Deno.remove(file);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Apache: redirects are followed (307, and a 301→308 chain) and a redirect loop fails",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache({
+      extraConfig: [
+        "Redirect 307 /old /new",
+        "Redirect 301 /hop1 /hop2",
+        "Redirect 308 /hop2 /new",
+        "Redirect 302 /loop1 /loop2",
+        "Redirect 302 /loop2 /loop1",
+      ].join("\n"),
+    });
+    try {
+      const data = randomBytes(3 << 20);
+      const file = await tempFile(data);
+      const back = join(await Deno.makeTempDir(), "back");
+      for (const [from, name] of [["old/sub", "big name.bin"], ["hop1/sub", "second"]]) {
+        await using store = await getBackend(davUrl(server, from!), instant());
+        await store.put(file, name!);
+        assert.ok((await store.list()).includes(name!));
+        await store.get(name!, back);
+        assert.deepEqual(await Deno.readFile(back), data);
+        assert.deepEqual({ ...await store.queryInfo([name!]) }, { [name!]: { size: data.length } });
+      }
+      assert.deepEqual(
+        (await Deno.stat(join(server.root, "new/sub/big name.bin"))).size,
+        data.length,
+      );
+      {
+        // A fresh store whose first request is a GET: fetch sees the redirect, node:http follows it.
+        await using store = await getBackend(davUrl(server, "old/sub"), instant());
+        await store.get("big name.bin", back);
+        assert.deepEqual(await Deno.readFile(back), data);
+      }
+      await using loop = await getBackend(davUrl(server, "loop1/x"), {
+        ...instant(),
+        maxAttempts: 1,
+      });
+      const err = await rejection(loop.list());
+      assert.match(err.message, /too many redirects/);
+      await Deno.remove(file);
+      await Deno.remove(back);
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "503 with Retry-After is retried after the wait the server asked for",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    const proxy = await startProxy(server.port, { fail503: 1 });
+    try {
+      const delays: number[] = [];
+      await using store = await getBackend(proxiedUrl(server, proxy, "ra"), instant(delays));
+      const file = await tempFile("after the wait");
+      await store.put(file, "r");
+      assert.deepEqual(delays, [1000]);
+      assert.equal(await Deno.readTextFile(join(server.root, "ra/r")), "after the wait");
+      await Deno.remove(file);
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "get() retries when the connection drops mid-transfer and the file arrives whole",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    const data = randomBytes(4 << 20);
+    await Deno.mkdir(join(server.root, "drop"));
+    await Deno.writeFile(join(server.root, "drop/f"), data);
+    const proxy = await startProxy(server.port, { cut: (m) => m === "GET", cutOnce: true });
+    try {
+      const delays: number[] = [];
+      await using store = await getBackend(proxiedUrl(server, proxy, "drop"), instant(delays));
+      const dest = join(await Deno.makeTempDir(), "f");
+      await store.get("f", dest);
+      assert.deepEqual(await Deno.readFile(dest), data);
+      assert.equal(proxy.seen.filter((s) => s.startsWith("GET")).length, 2);
+      await Deno.remove(dest);
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "put() leaves no partial file when the connection drops",
+  ignore: !APACHE,
+  async fn() {
+    const server = await startApache();
+    const proxy = await startProxy(server.port, { cut: (m) => m === "PUT" });
+    try {
+      const file = await tempFile(randomBytes(4 << 20));
+      await using store = await getBackend(proxiedUrl(server, proxy, "cut"), {
+        ...instant(),
+        maxAttempts: 1,
+      });
+      const err = await rejection(store.put(file, "partial"));
+      assert.equal(err.code, ErrorCode.connection_failed);
+      assert.ok(proxy.seen.some((s) => s.startsWith("PUT ")));
+      await using direct = await getBackend(davUrl(server, "cut"), instant());
+      assert.deepEqual(await direct.list(), []);
+      await Deno.remove(file);
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+  },
+});
+
+// ---- rclone serve webdav ----
+
+Deno.test({
+  name: "webdav:// on rclone serve webdav passes the conformance suite",
+  ignore: !RCLONE,
+  async fn(t) {
+    const server = await startRcloneWebdav();
+    try {
+      await testConformance(t, davUrl(server, "conformance/sub dir"), { clean: true });
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "webdavs:// (rclone, certificate from a private CA) is refused by default and accepted with caFile or insecureSkipVerify",
+  ignore: !RCLONE,
+  async fn(t) {
+    const server: RcloneDavServer = await startRcloneWebdav({ tls: true });
+    try {
+      await t.step("an untrusted certificate fails with code 60 after one attempt", async () => {
+        await using store = await getBackend(davUrl(server, "tls"), instant());
+        const err = await rejection(store.list());
+        assert.equal(err.code, ErrorCode.backend_untrusted_host);
+        assert.equal(err.attempts, 1);
+        assert.ok(!err.message.includes(server.pass));
+        // get goes through Deno's fetch: the same refusal.
+        const err2 = await rejection(store.get("x", join(await Deno.makeTempDir(), "x")));
+        assert.equal(err2.code, ErrorCode.backend_untrusted_host);
+        assert.equal(err2.attempts, 1);
+      });
+      await t.step('insecureSkipVerify (as the CLI string "true") accepts it', async () => {
+        await using store = await getBackend(davUrl(server, "tls"), {
+          insecureSkipVerify: "true",
+          ...instant(),
+        });
+        assert.deepEqual(await store.list(), []);
+        const file = await tempFile("insecure but asked for");
+        const back = join(await Deno.makeTempDir(), "back");
+        await store.put(file, "i");
+        await store.get("i", back);
+        assert.equal(await Deno.readTextFile(back), "insecure but asked for");
+        await store.delete("i");
+        await Deno.remove(file);
+        await Deno.remove(back);
+      });
+      await t.step("caFile accepts it and a large file round-trips", async () => {
+        const data = randomBytes((3 << 20) + 17);
+        const file = await tempFile(data);
+        const back = join(await Deno.makeTempDir(), "back");
+        await using store = await getBackend(davUrl(server, "tls"), {
+          caFile: server.certFile,
+          ...instant(),
+        });
+        await store.put(file, "over tls");
+        await store.get("over tls", back);
+        assert.deepEqual(await Deno.readFile(back), data);
+        await store.delete("over tls");
+        await Deno.remove(file);
+        await Deno.remove(back);
+      });
+      await t.step("the conformance suite passes over TLS", async (s) => {
+        await testConformance(s, davUrl(server, "tls-conformance"), {
+          clean: true,
+          manyFiles: 200,
+          storeOptions: { caFile: server.certFile },
+        });
+      });
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "rclone: wrong password fails with code 51 after one attempt",
+  ignore: !RCLONE,
+  async fn() {
+    const server = await startRcloneWebdav();
+    try {
+      await using store = await getBackend(
+        `webdav://${server.user}:nope@127.0.0.1:${server.port}/x`,
+        instant(),
+      );
+      const err = await rejection(store.list());
+      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      assert.equal(err.attempts, 1);
+    } finally {
+      await server.stop();
+    }
+  },
+});
