@@ -1,0 +1,178 @@
+/**
+ * s3:// against rclone's s3 backend, both talking to the same s3rver on
+ * 127.0.0.1 (started here, stopped at the end): put and get of a large file
+ * (default 256 MiB), each tool in a fresh process, median of a few rounds;
+ * stowage's peak RSS at the chosen size and at 1 GiB (memory must stay
+ * flat); and a listing of 10,000 objects against `rclone lsf`.
+ *
+ * Usage: deno run -A bench/s3.ts [sizeMiB=256] [rounds=3] [listCount=10000]
+ *
+ * Both tools use their defaults (stowage: 16 MiB parts, 4 at once, ranged
+ * gets of 16 MiB, 4 at once; rclone: 200 MiB upload cutoff, 5 MiB chunks, 4
+ * at once, 4 download streams above 250 MiB). s3rver itself (Node, writing
+ * every part to disk and joining them on completion) bounds both.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { makeFile, ratioLine, stowageTransfer, timeCommand, type TransferResult } from "./_util.ts";
+import { S3RVER_KEY, startS3rver } from "../tests/servers/s3rver.ts";
+
+const sizeMiB = Number(Deno.args[0] ?? 256);
+const rounds = Number(Deno.args[1] ?? 3);
+const listCount = Number(Deno.args[2] ?? 10_000);
+const BUCKET = "bench";
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const server = await startS3rver([BUCKET]);
+const dir = await Deno.makeTempDir({ prefix: "stowage-bench-s3-" });
+const options = {
+  endpoint: server.endpoint,
+  accessKeyId: S3RVER_KEY,
+  secretAccessKey: S3RVER_KEY,
+  region: "us-east-1",
+};
+const rcloneEnv: Record<string, string> = {
+  AWS_CA_BUNDLE: "", // rclone 1.60 fails on the machine's bundle with "unsupported transport"
+  RCLONE_CONFIG: "/dev/null",
+  RCLONE_CONFIG_S_TYPE: "s3",
+  RCLONE_CONFIG_S_PROVIDER: "Other",
+  RCLONE_CONFIG_S_ENDPOINT: server.endpoint,
+  RCLONE_CONFIG_S_ACCESS_KEY_ID: S3RVER_KEY,
+  RCLONE_CONFIG_S_SECRET_ACCESS_KEY: S3RVER_KEY,
+  RCLONE_CONFIG_S_FORCE_PATH_STYLE: "true",
+};
+const rclone = (args: string[]) => timeCommand("rclone", args, { env: rcloneEnv });
+
+/** Wall time of a stowage transfer process, start-up included (what a user waits for). */
+async function timed(
+  fn: () => Promise<TransferResult>,
+): Promise<{ wall: number; r: TransferResult }> {
+  const t0 = performance.now();
+  const r = await fn();
+  return { wall: (performance.now() - t0) / 1000, r };
+}
+
+try {
+  console.log(
+    `s3:// bench: ${sizeMiB} MiB, ${rounds} rounds, s3rver at ${server.endpoint}, folder ${dir}`,
+  );
+  const src = join(dir, "src.bin");
+  await makeFile(src, sizeMiB * 1024 * 1024);
+  const url = `s3://${BUCKET}/stowage`;
+
+  const ourPut: number[] = [];
+  const ourPutWall: number[] = [];
+  const rcPut: number[] = [];
+  const ourGet: number[] = [];
+  const ourGetWall: number[] = [];
+  const rcGet: number[] = [];
+  let rssPut = 0;
+  let rssGet = 0;
+  for (let i = 0; i < rounds; i++) {
+    // Alternate the order so neither tool always runs on a warmer server.
+    const runs = [
+      async () => {
+        const { wall, r } = await timed(() => stowageTransfer("put", url, "big.bin", src, options));
+        ourPut.push(r.seconds);
+        ourPutWall.push(wall);
+        rssPut = Math.max(rssPut, r.peakRssMiB);
+      },
+      // --no-check-dest: upload every round (rclone skips an unchanged file otherwise).
+      async () =>
+        rcPut.push(await rclone(["copyto", "--no-check-dest", src, `s:${BUCKET}/rclone/big.bin`])),
+    ];
+    if (i % 2) runs.reverse();
+    for (const run of runs) await run();
+    const gets = [
+      async () => {
+        const out = join(dir, `get-${i}.bin`);
+        const { wall, r } = await timed(() => stowageTransfer("get", url, "big.bin", out, options));
+        ourGet.push(r.seconds);
+        ourGetWall.push(wall);
+        rssGet = Math.max(rssGet, r.peakRssMiB);
+        const size = (await Deno.stat(out)).size;
+        if (size !== sizeMiB * 1024 * 1024) throw new Error(`stowage got ${size} bytes`);
+        await Deno.remove(out);
+      },
+      async () => {
+        const out = join(dir, `rcget-${i}.bin`);
+        rcGet.push(await rclone(["copyto", `s:${BUCKET}/rclone/big.bin`, out]));
+        await Deno.remove(out);
+      },
+    ];
+    if (i % 2) gets.reverse();
+    for (const run of gets) await run();
+  }
+  console.log(
+    ratioLine(`put ${sizeMiB} MiB (process wall)`, median(ourPutWall), "rclone", median(rcPut)),
+  );
+  console.log(
+    ratioLine(`get ${sizeMiB} MiB (process wall)`, median(ourGetWall), "rclone", median(rcGet)),
+  );
+  console.log(
+    `  stowage transfer only: put ${median(ourPut).toFixed(2)} s, get ${
+      median(ourGet).toFixed(2)
+    } s` +
+      ` (${(sizeMiB / median(ourPut)).toFixed(0)} / ${
+        (sizeMiB / median(ourGet)).toFixed(0)
+      } MiB/s)`,
+  );
+  console.log(`peak RSS at ${sizeMiB} MiB: put ${rssPut} MiB, get ${rssGet} MiB`);
+
+  // Memory at 1 GiB: must be about the same as at the smaller size.
+  if (sizeMiB !== 1024) {
+    const gib = join(dir, "gib.bin");
+    await makeFile(gib, 1024 * 1024 * 1024);
+    await Deno.remove(src);
+    const put = await stowageTransfer("put", url, "gib.bin", gib, options);
+    await Deno.remove(gib);
+    const get = await stowageTransfer("get", url, "gib.bin", gib, options);
+    await Deno.remove(gib);
+    console.log(
+      `peak RSS at 1024 MiB: put ${put.peakRssMiB} MiB (${put.seconds.toFixed(2)} s), ` +
+        `get ${get.peakRssMiB} MiB (${get.seconds.toFixed(2)} s)`,
+    );
+  }
+
+  // Listing many objects: made with rclone copy of a folder of tiny files.
+  const many = join(dir, "many");
+  await Deno.mkdir(many);
+  for (let i = 0; i < listCount; i++) {
+    await Deno.writeTextFile(join(many, `f-${String(i).padStart(6, "0")}`), "x");
+  }
+  const made = await rclone([
+    "copy",
+    many,
+    `s:${BUCKET}/many`,
+    "--transfers",
+    "32",
+    "--checkers",
+    "32",
+  ]);
+  console.log(`(made ${listCount} objects with rclone copy in ${made.toFixed(1)} s)`);
+  const lsOurs: number[] = [];
+  const lsWall: number[] = [];
+  const lsRc: number[] = [];
+  let count = 0;
+  for (let i = 0; i < rounds; i++) {
+    const { wall, r } = await timed(() =>
+      stowageTransfer("list", `s3://${BUCKET}/many`, "", "", options)
+    );
+    lsOurs.push(r.seconds);
+    lsWall.push(wall);
+    count = r.count ?? 0;
+    lsRc.push(await rclone(["lsf", `s:${BUCKET}/many`]));
+  }
+  if (count !== listCount) {
+    throw new Error(`stowage listed ${count} objects, expected ${listCount}`);
+  }
+  console.log(
+    ratioLine(`ls ${listCount} objects (process wall)`, median(lsWall), "rclone lsf", median(lsRc)),
+  );
+  console.log(`  stowage list only: ${median(lsOurs).toFixed(2)} s`);
+} finally {
+  await server.stop();
+  await Deno.remove(dir, { recursive: true });
+}

@@ -1,0 +1,689 @@
+/**
+ * s3:// and gs:// against a real s3rver on 127.0.0.1 (tests/servers/s3rver.ts),
+ * with a loopback proxy in front of it where a test needs to see the requests
+ * or inject a fault.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { S3Backend, type S3Options } from "../backends/s3.ts";
+import { BackendError, ErrorCode } from "../core/errors.ts";
+import { getBackend, type GetBackendOptions } from "../core/registry.ts";
+import { ParsedUrl } from "../core/url.ts";
+import { testConformance } from "../testing/mod.ts";
+import { freePort } from "./servers/common.ts";
+import {
+  haveS3rver,
+  keepFolder,
+  S3RVER_KEY,
+  type S3rverServer,
+  startFaultProxy,
+  startS3rver,
+} from "./servers/s3rver.ts";
+
+const MiB = 1024 * 1024;
+const ignore = !haveS3rver();
+const BUCKET = "stowage-test";
+
+/** Backend options for s3rver: explicit keys (the tests never touch AWS_* variables). */
+function s3Options(endpoint: string, extra: GetBackendOptions = {}): GetBackendOptions {
+  return {
+    endpoint,
+    region: "us-east-1",
+    accessKeyId: S3RVER_KEY,
+    secretAccessKey: S3RVER_KEY,
+    partSize: 5 * MiB,
+    maxAttempts: 1,
+    ...extra,
+  };
+}
+
+/** A plain SDK client to look at the bucket behind stowage's back. */
+function rawClient(endpoint: string): S3Client {
+  return new S3Client({
+    endpoint,
+    region: "us-east-1",
+    forcePathStyle: true,
+    maxAttempts: 1,
+    credentials: { accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY },
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+  });
+}
+
+async function rawKeys(endpoint: string, prefix = ""): Promise<string[]> {
+  const c = rawClient(endpoint);
+  try {
+    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    return (out.Contents ?? []).map((o) => o.Key!);
+  } finally {
+    c.destroy();
+  }
+}
+
+async function withS3(fn: (s3: S3rverServer, tmp: string) => Promise<void>): Promise<void> {
+  const s3 = await startS3rver([BUCKET]);
+  const tmp = await Deno.makeTempDir({ prefix: "stowage-s3-test-" });
+  try {
+    await fn(s3, tmp);
+  } finally {
+    await s3.stop();
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+async function writeFile(path: string, size: number): Promise<void> {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(data.subarray(i, Math.min(i + 65536, size)));
+  }
+  await Deno.writeFile(path, data);
+}
+
+async function rejects(p: Promise<unknown>): Promise<BackendError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
+    return err;
+  }
+  throw new Error("expected the call to fail");
+}
+
+Deno.test("URLs: s3://bucket/prefix and s3:///bucket/prefix name the same bucket and prefix", () => {
+  const a = new S3Backend(new ParsedUrl("s3://my-bucket/a/b"));
+  const b = new S3Backend(new ParsedUrl("s3:///my-bucket/a/b/"));
+  const root = new S3Backend(new ParsedUrl("s3://my-bucket"));
+  assert.deepEqual([a.bucket, a.prefix], ["my-bucket", "a/b/"]);
+  assert.deepEqual([b.bucket, b.prefix], ["my-bucket", "a/b/"]);
+  assert.deepEqual([root.bucket, root.prefix], ["my-bucket", ""]);
+  const gs = new S3Backend(new ParsedUrl("gs://g-bucket/x"));
+  assert.deepEqual([gs.bucket, gs.prefix], ["g-bucket", "x/"]);
+  for (const bad of ["s3://", "s3:///"]) {
+    assert.throws(
+      () => new S3Backend(new ParsedUrl(bad)),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+    );
+  }
+});
+
+Deno.test("options: a part size under 5 MiB or a bad sse value is refused with code 23", () => {
+  const url = new ParsedUrl("s3://b/p");
+  for (
+    const options of [{ partSize: "4M" }, { partSize: 1024 }, { sse: "rot13" }, {
+      sseKmsKeyId: "k",
+    }]
+  ) {
+    assert.throws(
+      () => new S3Backend(url, options as S3Options),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+      JSON.stringify(options),
+    );
+  }
+  assert.equal(new S3Backend(url, { partSize: "5M" }).capabilities.chunkSize, 5 * MiB);
+  assert.equal(new S3Backend(url).capabilities.chunkSize, 16 * MiB);
+});
+
+Deno.test({
+  name: "s3:// passes the conformance suite against s3rver (multipart with 5 MiB parts)",
+  ignore,
+}, async (t) => {
+  await withS3(async (s3) => {
+    await keepFolder(s3, BUCKET, "conformance");
+    await testConformance(t, `s3://${BUCKET}/conformance`, {
+      clean: true,
+      storeOptions: s3Options(s3.endpoint, { maxAttempts: 3, minTimeout: 10, maxTimeout: 50 }),
+    });
+  });
+});
+
+Deno.test(
+  { name: "s3:///bucket/prefix stores under the same keys as s3://bucket/prefix", ignore },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const src = join(tmp, "src");
+      await Deno.writeTextFile(src, "hello");
+      await using three = await getBackend(`s3:///${BUCKET}/deep/folder`, s3Options(s3.endpoint));
+      await using two = await getBackend(`s3://${BUCKET}/deep/folder/`, s3Options(s3.endpoint));
+      await three.put(src, "a.txt");
+      assert.deepEqual(await two.list(), ["a.txt"]);
+      assert.deepEqual(await rawKeys(s3.endpoint), ["deep/folder/a.txt"]);
+      await two.delete("a.txt");
+      assert.deepEqual(await three.list(), []);
+    });
+  },
+);
+
+Deno.test({
+  name: "list() pages through ListObjectsV2 and shows only direct children of the prefix",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(s3.port);
+    try {
+      const src = join(tmp, "src");
+      await Deno.writeTextFile(src, "x");
+      await using store = await getBackend(
+        `s3://${BUCKET}/p`,
+        s3Options(proxy.endpoint, { pageSize: 3 }),
+      );
+      const names = Array.from({ length: 8 }, (_, i) => `f${i}`);
+      for (const n of names) await store.put(src, n);
+      await using deeper = await getBackend(`s3://${BUCKET}/p/sub`, s3Options(proxy.endpoint));
+      await deeper.put(src, "nested");
+      proxy.requests.length = 0;
+      assert.deepEqual((await store.list()).sort(), names);
+      const pages = proxy.requests.filter((r) =>
+        r.method === "GET" && r.url.includes("list-type=2")
+      );
+      assert.equal(pages.length, 3, "8 keys in pages of 3 take 3 requests");
+      assert.ok(
+        pages.every((r) => r.url.includes("max-keys=3") && r.url.includes("delimiter=%2F")),
+      );
+      assert.ok(pages.slice(1).every((r) => r.url.includes("continuation-token=")));
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test({
+  name: "_deleteList sends DeleteObjects in batches of 1000 and tolerates missing keys",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(s3.port);
+    try {
+      const src = join(tmp, "src");
+      await Deno.writeTextFile(src, "x");
+      await using store = await getBackend(`s3://${BUCKET}/del`, s3Options(proxy.endpoint));
+      const real = ["r0", "r1", "r2", "r3"];
+      for (const n of real) await store.put(src, n);
+      // 2,100 names: the real ones spread over the three batches, the rest missing.
+      const names = Array.from({ length: 2100 }, (_, i) => `missing-${i}`);
+      names[5] = "r0";
+      names[1500] = "r1";
+      names[2099] = "r2";
+      proxy.requests.length = 0;
+      await store.backend._deleteList!(names, {
+        signal: new AbortController().signal,
+        progress: () => {},
+      });
+      const batches = proxy.requests.filter((r) => r.method === "POST" && r.url.includes("delete"));
+      assert.equal(batches.length, 3);
+      // DeleteObjects needs a body checksum: the SDK's CRC32 (WHEN_REQUIRED) plus our Content-MD5.
+      assert.ok(
+        batches.every((r) => r.headers["x-amz-checksum-crc32"]),
+        "the SDK added its checksum",
+      );
+      assert.ok(
+        batches.every((r) => r.headers["content-md5"]),
+        "DeleteObjects carries a Content-MD5",
+      );
+      assert.deepEqual(await store.list(), ["r3"]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test(
+  {
+    name: "a store without DeleteObjects (501 NotImplemented) gets per-key deletes instead",
+    ignore,
+  },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const proxy = startFaultProxy(
+        s3.port,
+        (req) =>
+          req.method === "POST" && new URL(req.url).searchParams.has("delete")
+            ? {
+              status: 501,
+              headers: { "content-type": "application/xml" },
+              body:
+                "<Error><Code>NotImplemented</Code><Message>POST ?delete is not implemented for objects." +
+                "</Message></Error>",
+            }
+            : undefined,
+      );
+      try {
+        const src = join(tmp, "src");
+        await Deno.writeTextFile(src, "x");
+        await using store = await getBackend(`gs://${BUCKET}/nd`, {
+          ...s3Options(proxy.endpoint),
+          accessKeyId: S3RVER_KEY,
+        });
+        for (const n of ["a", "b", "c"]) await store.put(src, n);
+        await store.delete(["a", "b"]);
+        await store.delete(["c", "missing"]);
+        assert.deepEqual(await store.list(), []);
+        const bulk = proxy.requests.filter((r) => r.method === "POST" && r.url.includes("delete"));
+        assert.equal(bulk.length, 1, "DeleteObjects is not tried again after NotImplemented");
+        assert.equal(proxy.requests.filter((r) => r.method === "DELETE").length, 4);
+      } finally {
+        await proxy.stop();
+      }
+    });
+  },
+);
+
+Deno.test({
+  name: "a missing bucket fails with code 52 naming the bucket, after one attempt",
+  ignore,
+}, async () => {
+  await withS3(async (s3) => {
+    await using store = await getBackend(
+      "s3://no-such-bucket-here/p",
+      s3Options(s3.endpoint, { maxAttempts: 5, minTimeout: 1, sleep: () => Promise.resolve() }),
+    );
+    const err = await rejects(store.list());
+    assert.equal(err.code, ErrorCode.backend_not_found);
+    assert.equal(err.attempts, 1);
+    assert.match(err.message, /bucket "no-such-bucket-here" does not exist/);
+  });
+});
+
+Deno.test({ name: "createBucket=true creates a missing bucket on first use", ignore }, async () => {
+  await withS3(async (s3, tmp) => {
+    const src = join(tmp, "src");
+    await Deno.writeTextFile(src, "x");
+    await using store = await getBackend(
+      "s3://made-on-demand/p",
+      s3Options(s3.endpoint, { createBucket: "true" }),
+    );
+    await store.put(src, "a");
+    assert.deepEqual(await store.list(), ["a"]);
+  });
+});
+
+Deno.test({ name: "bad credentials fail with code 51 after one attempt", ignore }, async () => {
+  await withS3(async (s3) => {
+    // An unknown access key: s3rver answers 403 InvalidAccessKeyId.
+    await using unknown = await getBackend(
+      `s3://${BUCKET}/p`,
+      s3Options(s3.endpoint, {
+        accessKeyId: "NOSUCHKEY",
+        maxAttempts: 5,
+        sleep: () => Promise.resolve(),
+      }),
+    );
+    const err = await rejects(unknown.list());
+    assert.equal(err.code, ErrorCode.backend_permission_denied, err.message);
+    assert.equal(err.attempts, 1);
+    assert.match(err.message, /InvalidAccessKeyId/);
+    // A wrong secret: s3rver does not verify signatures, so the proxy gives AWS's answer.
+    const proxy = startFaultProxy(s3.port, (req) =>
+      req.method === "GET"
+        ? {
+          status: 403,
+          headers: { "content-type": "application/xml" },
+          body:
+            "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated " +
+            "does not match the signature you provided.</Message></Error>",
+        }
+        : undefined);
+    try {
+      await using wrong = await getBackend(
+        `s3://${BUCKET}/p`,
+        s3Options(proxy.endpoint, {
+          secretAccessKey: "wrong-secret-value",
+          maxAttempts: 5,
+          sleep: () => Promise.resolve(),
+        }),
+      );
+      const err2 = await rejects(wrong.list());
+      assert.equal(err2.code, ErrorCode.backend_permission_denied, err2.message);
+      assert.equal(err2.attempts, 1);
+      assert.match(err2.message, /SignatureDoesNotMatch/);
+      assert.ok(!err2.message.includes("wrong-secret-value"));
+      assert.equal(proxy.requests.filter((r) => r.method === "GET").length, 1, "listed once");
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test(
+  { name: "credentials and region come from a profile in the shared config files", ignore },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const creds = join(tmp, "credentials");
+      const config = join(tmp, "config");
+      await Deno.writeTextFile(
+        creds,
+        `[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n\n[backup]\naws_access_key_id = ${S3RVER_KEY}\naws_secret_access_key = ${S3RVER_KEY}\n`,
+      );
+      await Deno.writeTextFile(config, "[profile backup]\nregion = eu-central-1\n");
+      const saved = [
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+      ].map((
+        k,
+      ) => [k, Deno.env.get(k)] as const);
+      Deno.env.set("AWS_SHARED_CREDENTIALS_FILE", creds);
+      Deno.env.set("AWS_CONFIG_FILE", config);
+      Deno.env.delete("AWS_REGION");
+      Deno.env.delete("AWS_DEFAULT_REGION");
+      try {
+        const src = join(tmp, "src");
+        await Deno.writeTextFile(src, "x");
+        await using store = await getBackend(`s3://${BUCKET}/prof`, {
+          endpoint: s3.endpoint,
+          profile: "backup",
+          maxAttempts: 1,
+        });
+        await store.put(src, "a");
+        assert.deepEqual(await store.list(), ["a"]);
+      } finally {
+        for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+      }
+    });
+  },
+);
+
+Deno.test({
+  name: "an aborted multipart put is aborted on the server and leaves no object",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(s3.port);
+    try {
+      const src = join(tmp, "big");
+      await writeFile(src, 12 * MiB);
+      const ac = new AbortController();
+      let started = false;
+      await using store = await getBackend(
+        `s3://${BUCKET}/mp`,
+        s3Options(proxy.endpoint, {
+          signal: ac.signal,
+          onProgress: () => {
+            // Abort once the parts are on their way.
+            if (!started && proxy.requests.some((r) => r.url.includes("partNumber="))) {
+              started = true;
+              ac.abort();
+            }
+          },
+        }),
+      );
+      const err = await rejects(store.put(src, "big.bin"));
+      assert.equal(err.code, ErrorCode.backend_aborted, err.message);
+      const creates = proxy.requests.filter((r) =>
+        r.method === "POST" && r.url.includes("uploads")
+      );
+      const aborts = proxy.requests.filter((r) =>
+        r.method === "DELETE" && r.url.includes("uploadId=")
+      );
+      assert.equal(creates.length, 1, "the put went multipart");
+      assert.equal(aborts.length, 1, "AbortMultipartUpload was sent before put() returned");
+      assert.ok(
+        !proxy.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=")),
+        "no Complete",
+      );
+      assert.deepEqual(await rawKeys(s3.endpoint), []);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test({
+  name: "a multipart put whose part fails is aborted on the server and leaves no object",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(
+      s3.port,
+      (req) =>
+        req.method === "PUT" && new URL(req.url).searchParams.get("partNumber") === "2"
+          ? {
+            status: 500,
+            body: "<Error><Code>InternalError</Code><Message>injected</Message></Error>",
+          }
+          : undefined,
+    );
+    try {
+      const src = join(tmp, "big");
+      await writeFile(src, 11 * MiB);
+      await using store = await getBackend(
+        `s3://${BUCKET}/mp`,
+        s3Options(proxy.endpoint, { concurrency: 1 }),
+      );
+      const err = await rejects(store.put(src, "big.bin"));
+      assert.equal(err.code, ErrorCode.backend_error, err.message);
+      assert.match(err.message, /InternalError/);
+      const parts = proxy.requests.filter((r) =>
+        r.method === "PUT" && r.url.includes("partNumber=")
+      );
+      assert.equal(parts.length, 2, "no part is sent after the failed one");
+      assert.equal(
+        proxy.requests.filter((r) => r.method === "DELETE" && r.url.includes("uploadId=")).length,
+        1,
+      );
+      assert.deepEqual(await rawKeys(s3.endpoint), []);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test(
+  { name: "a large get is fetched as byte ranges pinned to one ETag", ignore },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const proxy = startFaultProxy(s3.port);
+      try {
+        const src = join(tmp, "big");
+        const dst = join(tmp, "out");
+        await writeFile(src, 12 * MiB + 7);
+        await using store = await getBackend(`s3://${BUCKET}/r`, s3Options(proxy.endpoint));
+        await store.put(src, "big.bin");
+        proxy.requests.length = 0;
+        await store.get("big.bin", dst);
+        assert.deepEqual(await Deno.readFile(dst), await Deno.readFile(src));
+        const gets = proxy.requests.filter((r) =>
+          r.method === "GET" && r.url.includes("GetObject")
+        );
+        assert.deepEqual(gets.map((r) => r.headers["range"]).sort(), [
+          `bytes=0-${5 * MiB - 1}`,
+          `bytes=${10 * MiB}-${12 * MiB + 6}`,
+          `bytes=${5 * MiB}-${10 * MiB - 1}`,
+        ]);
+        assert.ok(
+          gets.filter((r) => r.headers["if-match"]).length === 2,
+          "later ranges carry If-Match",
+        );
+      } finally {
+        await proxy.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
+  { name: "a cancelled get stops the download and leaves no local file", ignore },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const src = join(tmp, "big");
+      await writeFile(src, 12 * MiB);
+      await using store = await getBackend(`s3://${BUCKET}/g`, s3Options(s3.endpoint));
+      await store.put(src, "big.bin");
+      const ac = new AbortController();
+      let got = 0;
+      await using reader = await getBackend(
+        `s3://${BUCKET}/g`,
+        s3Options(s3.endpoint, {
+          signal: ac.signal,
+          onProgress: (e: { operation: string; bytes: number }) => {
+            if (e.operation !== "get") return;
+            got += e.bytes;
+            if (got > MiB) ac.abort();
+          },
+        }),
+      );
+      const err = await rejects(reader.get("big.bin", join(tmp, "out")));
+      assert.equal(err.code, ErrorCode.backend_aborted, err.message);
+      assert.ok(got < 12 * MiB, `stopped after ${got} bytes`);
+      assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name).sort(), ["big"]);
+    });
+  },
+);
+
+Deno.test(
+  { name: "storageClass and sse are sent with single and multipart puts", ignore },
+  async () => {
+    await withS3(async (s3, tmp) => {
+      const proxy = startFaultProxy(s3.port);
+      try {
+        const small = join(tmp, "small");
+        const big = join(tmp, "big");
+        await Deno.writeTextFile(small, "x");
+        await writeFile(big, 6 * MiB);
+        await using store = await getBackend(
+          `s3://${BUCKET}/sc`,
+          s3Options(proxy.endpoint, { storageClass: "standard_ia", sse: "AES256" }),
+        );
+        await store.put(small, "small");
+        await store.put(big, "big");
+        const puts = proxy.requests.filter((r) =>
+          (r.method === "PUT" && !r.url.includes("partNumber=")) ||
+          (r.method === "POST" && r.url.includes("uploads"))
+        );
+        assert.equal(puts.length, 2);
+        for (const r of puts) {
+          assert.equal(r.headers["x-amz-storage-class"], "STANDARD_IA");
+          assert.equal(r.headers["x-amz-server-side-encryption"], "AES256");
+        }
+        const parts = proxy.requests.filter((r) => r.url.includes("partNumber="));
+        assert.equal(parts.length, 2);
+        assert.ok(parts.every((r) => r.headers["content-md5"]), "every part carries a Content-MD5");
+        const c = rawClient(s3.endpoint);
+        try {
+          const head = await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "sc/small" }));
+          assert.equal(head.StorageClass, "STANDARD_IA");
+        } finally {
+          c.destroy();
+        }
+      } finally {
+        await proxy.stop();
+      }
+    });
+  },
+);
+
+Deno.test({
+  name: "gs:// works against an S3-compatible endpoint with GS_* keys from the environment",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const saved = ["GS_ACCESS_KEY_ID", "GS_SECRET_ACCESS_KEY"].map((k) =>
+      [k, Deno.env.get(k)] as const
+    );
+    const proxy = startFaultProxy(s3.port);
+    try {
+      Deno.env.set("GS_ACCESS_KEY_ID", S3RVER_KEY);
+      Deno.env.set("GS_SECRET_ACCESS_KEY", S3RVER_KEY);
+      const src = join(tmp, "src");
+      const dst = join(tmp, "dst");
+      await Deno.writeTextFile(src, "via gs");
+      await using store = await getBackend(`gs://${BUCKET}/g`, {
+        endpoint: proxy.endpoint,
+        maxAttempts: 1,
+      });
+      await store.put(src, "file");
+      assert.deepEqual(await store.list(), ["file"]);
+      await store.get("file", dst);
+      assert.equal(await Deno.readTextFile(dst), "via gs");
+      await store.delete("file");
+      assert.deepEqual(await rawKeys(s3.endpoint), []);
+      assert.ok(
+        proxy.requests.every((r) => r.url.startsWith(`/${BUCKET}`)),
+        "path-style addressing",
+      );
+      assert.ok(
+        proxy.requests.every((r) =>
+          r.headers["authorization"]?.includes(`Credential=${S3RVER_KEY}/`)
+        ),
+      );
+      Deno.env.delete("GS_ACCESS_KEY_ID");
+      Deno.env.delete("GS_SECRET_ACCESS_KEY");
+      await using nokeys = await getBackend(`gs://${BUCKET}/g`, {
+        endpoint: proxy.endpoint,
+        maxAttempts: 3,
+      });
+      const err = await rejects(nokeys.list());
+      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      assert.match(err.message, /GS_ACCESS_KEY_ID/);
+    } finally {
+      await proxy.stop();
+      for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
+  });
+});
+
+Deno.test({
+  name: "503 SlowDown with Retry-After is retried after at least the delay the server asked for",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(s3.port, (_req, i) =>
+      i === 0
+        ? {
+          status: 503,
+          headers: { "retry-after": "2", "content-type": "application/xml" },
+          body:
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        }
+        : undefined);
+    try {
+      const src = join(tmp, "src");
+      await Deno.writeTextFile(src, "x");
+      const waits: number[] = [];
+      await using store = await getBackend(
+        `s3://${BUCKET}/slow`,
+        s3Options(proxy.endpoint, {
+          maxAttempts: 3,
+          minTimeout: 1,
+          maxTimeout: 10,
+          sleep: (ms: number) => {
+            waits.push(ms);
+            return Promise.resolve();
+          },
+        }),
+      );
+      await store.put(src, "a");
+      assert.equal(proxy.requests[0]?.status, 503);
+      assert.equal(waits.length, 1);
+      assert.ok(waits[0]! >= 2000, `waited ${waits[0]} ms`);
+      assert.deepEqual(await store.list(), ["a"]);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test({
+  name: "get() of a missing name fails with 52 once and a refused connection is retried as 38",
+  ignore,
+}, async () => {
+  await withS3(async (s3, tmp) => {
+    await using store = await getBackend(
+      `s3://${BUCKET}/p`,
+      s3Options(s3.endpoint, { maxAttempts: 3, sleep: () => Promise.resolve() }),
+    );
+    const err = await rejects(store.get("nope", join(tmp, "nope")));
+    assert.equal(err.code, ErrorCode.backend_not_found);
+    assert.equal(err.attempts, 1);
+  });
+  const closed = `http://127.0.0.1:${freePort()}`; // nothing listens there
+  await using dead = await getBackend(
+    `s3://${BUCKET}/p`,
+    s3Options(closed, { maxAttempts: 2, sleep: () => Promise.resolve() }),
+  );
+  const err = await rejects(dead.list());
+  assert.equal(err.code, ErrorCode.connection_failed, err.message);
+  assert.equal(err.attempts, 2);
+});
