@@ -4,7 +4,8 @@
  * backend (and curl as a single-stream baseline) on the same server:
  *
  * - put and get of one file (default 256 MiB), best of two runs;
- * - peak RSS of stowage's put and get at that size and at 1 GiB (flat?);
+ * - peak RSS of stowage's put and get at that size and at 1 GiB (flat?),
+ *   over plain FTP and over FTPS (a second vsftpd with TLS);
  * - listing a folder of 10,000 files (`list` vs `rclone lsf`).
  *
  * Usage: deno run -A bench/ftp.ts [sizeMiB]
@@ -114,22 +115,46 @@ try {
   await clearRemote();
   await Deno.remove(dst).catch(() => {});
 
-  // Peak RSS at 1 GiB: memory must stay flat with file size.
-  const big = join(tmp, "big.bin");
-  await Deno.remove(src);
-  await makeFile(big, 1024 * MiB);
-  const put1g = await stowageTransfer("put", url, "gib", big);
-  await Deno.remove(big);
-  const get1g = await stowageTransfer("get", url, "gib", dst);
-  await Deno.remove(dst);
-  await clearRemote();
-  console.log(
-    `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
-      (1024 / put1g.seconds).toFixed(0)
-    } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
-      (1024 / get1g.seconds).toFixed(0)
-    } MiB/s)`,
-  );
+  // FTPS: peak RSS at the same size, on a second vsftpd with TLS.
+  const tlsServer = await startVsftpd({ tls: true });
+  const tlsRss: { put: number; get: number }[] = [];
+  const tlsOptions = { caFile: tlsServer.caFile };
+  try {
+    const tlsUrl = tlsServer.url("bench");
+    const tlsRound = async (local: string) => {
+      const put = await stowageTransfer("put", tlsUrl, "big", local, tlsOptions);
+      const get = await stowageTransfer("get", tlsUrl, "big", dst, tlsOptions);
+      await Deno.remove(dst);
+      await Deno.remove(join(tlsServer.root, "bench", "big"));
+      tlsRss.push({ put: put.peakRssMiB, get: get.peakRssMiB });
+    };
+    await tlsRound(src);
+
+    // Peak RSS at 1 GiB: memory must stay flat with file size.
+    const big = join(tmp, "big.bin");
+    await Deno.remove(src);
+    await makeFile(big, 1024 * MiB);
+    const put1g = await stowageTransfer("put", url, "gib", big);
+    const get1g = await stowageTransfer("get", url, "gib", dst);
+    await Deno.remove(dst);
+    await clearRemote();
+    await tlsRound(big);
+    await Deno.remove(big);
+    console.log(
+      `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
+        (1024 / put1g.seconds).toFixed(0)
+      } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
+        (1024 / get1g.seconds).toFixed(0)
+      } MiB/s)`,
+    );
+    console.log(
+      `FTPS peak RSS: put ${tlsRss[0]!.put} MiB (${sizeMiB} MiB) / ${
+        tlsRss[1]!.put
+      } MiB (1 GiB); get ${tlsRss[0]!.get} MiB / ${tlsRss[1]!.get} MiB`,
+    );
+  } finally {
+    await tlsServer.stop();
+  }
 
   // Listing 10,000 files, made on disk.
   const many = join(server.root, "many");

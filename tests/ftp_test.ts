@@ -1,7 +1,8 @@
 /**
  * ftp:// and ftps:// against a real vsftpd on 127.0.0.1 (tests/servers/vsftpd.ts):
  * the conformance suite over plain FTP and FTPS, certificate checks, bad
- * credentials, active mode, and a dropped control connection.
+ * credentials, active mode and a dropped control connection. (FTPS memory
+ * figures live in bench/ftp.ts.)
  */
 
 import assert from "node:assert/strict";
