@@ -189,6 +189,50 @@ Deno.test({
 });
 
 Deno.test({
+  name: "list() decodes entities, character references and CDATA in keys exactly",
+  ignore,
+}, async () => {
+  await withS3(async (s3) => {
+    const page = (keys: string[]) =>
+      '<?xml version="1.0" encoding="UTF-8"?>\n' +
+      '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      "<Name>stowage-test</Name><Prefix>x/</Prefix><MaxKeys>1000</MaxKeys>" +
+      "<Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>" +
+      keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size></Contents>`).join("\n") +
+      "<CommonPrefixes><Prefix>x/deeper/</Prefix></CommonPrefixes></ListBucketResult>";
+    const proxy = startFaultProxy(s3.port, (req) => {
+      const q = new URL(req.url, "http://x").searchParams;
+      if (req.method !== "GET" || q.get("list-type") !== "2") return undefined;
+      const keys = q.get("prefix") === "bad/" ? ["bad/no&nbsp;such entity"] : [
+        "x/a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;",
+        "x/cr&#13;lf&#xA;tab&#9;",
+        "x/smile &#x1F600; &#233;",
+        "x/<![CDATA[raw <&amp;> text]]>",
+        "x/  spaced  ",
+        "x/", // a folder marker
+        "x/deeper/file",
+      ];
+      return { status: 200, headers: { "content-type": "application/xml" }, body: page(keys) };
+    });
+    try {
+      await using store = await getBackend(`s3://${BUCKET}/x`, s3Options(proxy.endpoint));
+      assert.deepEqual(await store.list(), [
+        `a&b <c> "d" 'e'`,
+        "cr\rlf\ntab\t",
+        "smile \u{1F600} \u00e9",
+        "raw <&amp;> text",
+        "  spaced  ",
+      ]);
+      await using bad = await getBackend(`s3://${BUCKET}/bad`, s3Options(proxy.endpoint));
+      const err = await rejects(bad.list());
+      assert.equal(err.code, ErrorCode.backend_code_error, err.message);
+    } finally {
+      await proxy.stop();
+    }
+  });
+});
+
+Deno.test({
   name: "_deleteList sends DeleteObjects in batches of 1000 and tolerates missing keys",
   ignore,
 }, async () => {
