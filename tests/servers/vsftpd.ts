@@ -22,6 +22,7 @@ import {
   startProcess,
   waitForPort,
 } from "./common.ts";
+import { makeTestCertificates } from "./tls.ts";
 
 /** The system user the tests log in as. */
 export const FTP_USER = "stowage-ftp";
@@ -114,61 +115,6 @@ async function ensureUser(): Promise<void> {
   if (current !== PAM_TEXT) await Deno.writeTextFile(PAM_FILE, PAM_TEXT);
 }
 
-/** Make a CA and a server certificate for 127.0.0.1/localhost signed by it. */
-async function makeCertificates(dir: string): Promise<{ ca: string; cert: string; key: string }> {
-  const ca = join(dir, "ca.pem");
-  const caKey = join(dir, "ca-key.pem");
-  const key = join(dir, "key.pem");
-  const csr = join(dir, "server.csr");
-  const cert = join(dir, "cert.pem");
-  const ext = join(dir, "server.ext");
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    caKey,
-    "-out",
-    ca,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=stowage test CA",
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign",
-  ]); // deno-fmt-ignore
-  await run("openssl", [
-    "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1",
-  ]); // deno-fmt-ignore
-  await Deno.writeTextFile(
-    ext,
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n" +
-      "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-  );
-  await run("openssl", [
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    ca,
-    "-CAkey",
-    caKey,
-    "-CAcreateserial",
-    "-out",
-    cert,
-    "-days",
-    "2",
-    "-extfile",
-    ext,
-  ]); // deno-fmt-ignore
-  return { ca, cert, key };
-}
-
 /** Start vsftpd on a free loopback port; call {@linkcode canRunVsftpd} first. */
 export async function startVsftpd(options: VsftpdOptions = {}): Promise<VsftpdServer> {
   await ensureUser();
@@ -207,7 +153,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<VsftpdSe
   if (options.logProtocol) lines.push("log_ftp_protocol=YES");
   let caFile: string | undefined;
   if (options.tls) {
-    const certs = await makeCertificates(dir);
+    const certs = await makeTestCertificates(dir);
     caFile = certs.ca;
     lines.push(
       "ssl_enable=YES",

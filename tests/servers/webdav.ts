@@ -18,6 +18,7 @@ import {
   waitForLog,
   waitForPort,
 } from "./common.ts";
+import { makeTestCertificates } from "./tls.ts";
 
 /** A running WebDAV server. */
 export interface DavServer {
@@ -192,53 +193,9 @@ export async function startRcloneWebdav(
   if (options.tls) {
     // A small CA and a leaf certificate for 127.0.0.1 signed by it (rustls, behind Deno's
     // fetch, refuses a CA certificate used as the server's own).
-    certFile = join(dir, "ca.pem");
-    const caKey = join(dir, "ca-key.pem");
-    const leafCert = join(dir, "cert.pem");
-    const leafKey = join(dir, "key.pem");
-    const csr = join(dir, "leaf.csr");
-    const ext = join(dir, "leaf.ext");
-    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    await run("openssl", [
-      "req",
-      "-x509",
-      ...ec,
-      "-keyout",
-      caKey,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=stowage test CA",
-      "-addext",
-      "basicConstraints=critical,CA:TRUE",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
-    await run("openssl", ["req", ...ec, "-keyout", leafKey, "-out", csr, "-subj", "/CN=127.0.0.1"]);
-    await Deno.writeTextFile(
-      ext,
-      "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
-    );
-    await run("openssl", [
-      "x509",
-      "-req",
-      "-in",
-      csr,
-      "-CA",
-      certFile,
-      "-CAkey",
-      caKey,
-      "-CAcreateserial",
-      "-out",
-      leafCert,
-      "-days",
-      "2",
-      "-extfile",
-      ext,
-    ]);
-    args.push("--cert", leafCert, "--key", leafKey);
+    const certs = await makeTestCertificates(dir);
+    certFile = certs.ca;
+    args.push("--cert", certs.cert, "--key", certs.key);
   }
   const proc = await startProcess("rclone", args, {
     logDir: dir,
