@@ -1,11 +1,13 @@
 /**
- * SFTP benchmark: stowage against `rclone copyto` (rclone's sftp backend) and
- * the OpenSSH `sftp` client, on a second sshd this script starts on
- * 127.0.0.1. Prints put/get times and ratios (targets: ≤ 1.0× rclone,
- * ≤ 1.2× OpenSSH), stowage's peak RSS for the main size and for 1 GiB
- * (target < 150 MiB, flat), and a 10,000-file listing against `rclone lsf`.
+ * SFTP benchmark: stowage with each engine (`openssh`: the system ssh client
+ * as transport; `ssh2`: pure JavaScript) against `rclone copyto` (rclone's
+ * sftp backend) and the OpenSSH `sftp` client, on a second sshd this script
+ * starts on 127.0.0.1. Prints put/get times and ratios (targets: ≤ 1.0×
+ * rclone, ≤ 1.2× OpenSSH), stowage's peak RSS for the main size and for
+ * 1 GiB (target < 150 MiB, flat), and a 10,000-file listing against
+ * `rclone lsf`.
  *
- * Usage: deno run -A bench/sftp.ts [sizeMiB=256] [runs=2]
+ * Usage: deno run -A bench/sftp.ts [sizeMiB=256] [runs=2] [engines=openssh,ssh2]
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
 
 const sizeMiB = Number(Deno.args[0] ?? 256);
 const runs = Number(Deno.args[1] ?? 2);
+const engines = (Deno.args[2] ?? "openssh,ssh2").split(",");
 const srv = await startSshd();
 const work = await Deno.makeTempDir({ prefix: "stowage-bench-sftp-" });
 try {
@@ -75,23 +78,28 @@ try {
     await f();
     return (performance.now() - t0) / 1000;
   };
-  let rssPut = 0;
-  let rssGet = 0;
-  const ourPut = await best(() =>
-    wall(async () => {
-      const r = await stowageTransfer("put", url, "stowage.bin", src, options);
-      rssPut = Math.max(rssPut, r.peakRssMiB);
-    })
-  );
   const dst = join(work, "stowage-dst.bin");
-  const ourGet = await best(() =>
-    wall(async () => {
-      const r = await stowageTransfer("get", url, "stowage.bin", dst, options);
-      rssGet = Math.max(rssGet, r.peakRssMiB);
-    })
-  );
-  await verifySame(src, dst);
-  await Deno.remove(dst);
+  const ours: Record<string, { put: number; get: number; rssPut: number; rssGet: number }> = {};
+  for (const engine of engines) {
+    const opts = { ...options, engine };
+    let rssPut = 0;
+    let rssGet = 0;
+    const put = await best(() =>
+      wall(async () => {
+        const r = await stowageTransfer("put", url, "stowage.bin", src, opts);
+        rssPut = Math.max(rssPut, r.peakRssMiB);
+      })
+    );
+    const get = await best(() =>
+      wall(async () => {
+        const r = await stowageTransfer("get", url, "stowage.bin", dst, opts);
+        rssGet = Math.max(rssGet, r.peakRssMiB);
+      })
+    );
+    await verifySame(src, dst);
+    await Deno.remove(dst);
+    ours[engine] = { put, get, rssPut, rssGet };
+  }
   const rclonePut = await best(() =>
     timeCommand("rclone", ["copyto", "--ignore-times", src, "x:bench/rclone.bin"], {
       env: rcloneEnv,
@@ -114,30 +122,42 @@ try {
     await Deno.remove(dst);
     return t;
   });
-  console.log(ratioLine(`put ${sizeMiB} MiB`, ourPut, "rclone", rclonePut));
-  console.log(ratioLine(`put ${sizeMiB} MiB`, ourPut, "OpenSSH sftp", sshPut));
-  console.log(ratioLine(`get ${sizeMiB} MiB`, ourGet, "rclone", rcloneGet));
-  console.log(ratioLine(`get ${sizeMiB} MiB`, ourGet, "OpenSSH sftp", sshGet));
   const mbps = (s: number) => ((sizeMiB / s) * 1.048576).toFixed(0);
-  console.log(`stowage throughput: put ${mbps(ourPut)} MB/s, get ${mbps(ourGet)} MB/s`);
-  console.log(`stowage peak RSS at ${sizeMiB} MiB: put ${rssPut} MiB, get ${rssGet} MiB`);
+  console.log(
+    `peers: rclone put ${rclonePut.toFixed(2)} s, get ${rcloneGet.toFixed(2)} s; ` +
+      `OpenSSH sftp put ${sshPut.toFixed(2)} s, get ${sshGet.toFixed(2)} s`,
+  );
+  for (const [engine, r] of Object.entries(ours)) {
+    const who = `[${engine}] put ${sizeMiB} MiB`;
+    console.log(ratioLine(who, r.put, "rclone", rclonePut));
+    console.log(ratioLine(who, r.put, "OpenSSH sftp", sshPut));
+    const whoGet = `[${engine}] get ${sizeMiB} MiB`;
+    console.log(ratioLine(whoGet, r.get, "rclone", rcloneGet));
+    console.log(ratioLine(whoGet, r.get, "OpenSSH sftp", sshGet));
+    console.log(
+      `[${engine}] throughput: put ${mbps(r.put)} MB/s, get ${mbps(r.get)} MB/s; ` +
+        `peak RSS at ${sizeMiB} MiB: put ${r.rssPut} MiB, get ${r.rssGet} MiB`,
+    );
+  }
   for (const f of ["stowage.bin", "rclone.bin", "openssh.bin"]) {
     await Deno.remove(join(srv.root, "bench", f));
   }
 
   // Memory at 1 GiB: must stay flat.
   await makeFile(src, 1 << 30);
-  const bigPut = await stowageTransfer("put", url, "big.bin", src, options);
-  const bigDst = join(work, "big-dst.bin");
-  const bigGet = await stowageTransfer("get", url, "big.bin", bigDst, options);
-  await Deno.remove(bigDst);
-  await Deno.remove(join(srv.root, "bench", "big.bin"));
-  console.log(
-    `stowage peak RSS at 1024 MiB: put ${bigPut.peakRssMiB} MiB (${
-      bigPut.seconds.toFixed(2)
-    } s), ` +
-      `get ${bigGet.peakRssMiB} MiB (${bigGet.seconds.toFixed(2)} s)`,
-  );
+  for (const engine of engines) {
+    const opts = { ...options, engine };
+    const bigPut = await stowageTransfer("put", url, "big.bin", src, opts);
+    const bigDst = join(work, "big-dst.bin");
+    const bigGet = await stowageTransfer("get", url, "big.bin", bigDst, opts);
+    await Deno.remove(bigDst);
+    await Deno.remove(join(srv.root, "bench", "big.bin"));
+    console.log(
+      `[${engine}] peak RSS at 1024 MiB: put ${bigPut.peakRssMiB} MiB (${
+        bigPut.seconds.toFixed(2)
+      } s), get ${bigGet.peakRssMiB} MiB (${bigGet.seconds.toFixed(2)} s)`,
+    );
+  }
   await Deno.remove(src);
 
   // Listing 10,000 files, made directly on disk.
@@ -149,16 +169,18 @@ try {
   }
   await run("chown", ["-R", `${srv.user}:`, many]);
   const manyUrl = `sftp://${srv.user}@127.0.0.1:${srv.port}/many`;
-  let count = 0;
-  const ourList = await best(() =>
-    wall(async () => {
-      const r = await stowageTransfer("list", manyUrl, "", "", options);
-      count = r.count ?? 0;
-    })
-  );
-  if (count !== 10_000) throw new Error(`stowage listed ${count} files, expected 10000`);
   const rcloneList = await best(() => timeCommand("rclone", ["lsf", "x:many"], { env: rcloneEnv }));
-  console.log(ratioLine("ls 10,000 files", ourList, "rclone lsf", rcloneList));
+  for (const engine of engines) {
+    let count = 0;
+    const ourList = await best(() =>
+      wall(async () => {
+        const r = await stowageTransfer("list", manyUrl, "", "", { ...options, engine });
+        count = r.count ?? 0;
+      })
+    );
+    if (count !== 10_000) throw new Error(`stowage listed ${count} files, expected 10000`);
+    console.log(ratioLine(`[${engine}] ls 10,000 files`, ourList, "rclone lsf", rcloneList));
+  }
 } finally {
   await srv.stop();
   await Deno.remove(work, { recursive: true }).catch(() => {});
