@@ -6,6 +6,7 @@
  */
 
 import { fileURLToPath } from "node:url";
+import { run } from "../tests/servers/common.ts";
 
 /** Result of one timed transfer. */
 export interface TransferResult {
@@ -62,31 +63,14 @@ export async function stowageTransfer(
   return JSON.parse(text) as TransferResult;
 }
 
-/** Time a command (wall seconds); throws when it fails. Peak RSS via /proc is not available for it. */
+/** Time a command (wall seconds); throws when it fails. */
 export async function timeCommand(
   cmd: string,
   args: string[],
   options: { env?: Record<string, string>; stdin?: string } = {},
 ): Promise<number> {
   const t0 = performance.now();
-  const child = new Deno.Command(cmd, {
-    args,
-    ...(options.env ? { env: options.env } : {}),
-    stdin: options.stdin !== undefined ? "piped" : "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(options.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  if (!out.success) {
-    throw new Error(
-      `${cmd} failed (${out.code}): ${new TextDecoder().decode(out.stderr).slice(-2000)}`,
-    );
-  }
+  await run(cmd, args, options);
   return (performance.now() - t0) / 1000;
 }
 
