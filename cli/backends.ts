@@ -7,6 +7,7 @@
 
 import type { BackendCapabilities, BackendClass } from "../core/backend.ts";
 import { backendClassFor, knownPrefixes, knownSchemes, prefixClassFor } from "../core/registry.ts";
+import { isHostStyle, ParsedUrl } from "../core/url.ts";
 import type { Command } from "./context.ts";
 
 const METHODS = [
@@ -18,15 +19,25 @@ const METHODS = [
   "_close",
 ] as const;
 
-/** The optional methods a class defines, and its declared facts when they need no options. */
-function describe(ctor: BackendClass): { methods: string[]; facts: Partial<BackendCapabilities> } {
+/**
+ * The optional methods a class defines, and its declared facts, read from an
+ * instance made for a sample URL (constructors do no I/O). Credentials-free
+ * dummies let backends that insist on credentials be described too.
+ */
+function describe(
+  ctor: BackendClass,
+  scheme: string,
+): { methods: string[]; facts: Partial<BackendCapabilities> } {
   const proto = ctor.prototype as Record<string, unknown>;
   const methods = METHODS.filter((m) => typeof proto[m] === "function").map((m) => m.slice(1));
+  const sample = isHostStyle(scheme)
+    ? `${scheme}://user@host.invalid/folder`
+    : `${scheme}://sample-name/folder`;
   let facts: Partial<BackendCapabilities> = {};
   try {
-    // Read the declared facts from a bare instance; backends whose facts depend on options throw here.
-    const declare = proto["declareCapabilities"] as () => Partial<BackendCapabilities>;
-    facts = declare.call(Object.create(ctor.prototype));
+    const b = new ctor(new ParsedUrl(sample), { accountName: "sample", sasToken: "sig=sample" });
+    const { atomicOverwrite, serverSideRename, chunkSize, names } = b.capabilities;
+    facts = { atomicOverwrite, serverSideRename, names, ...(chunkSize ? { chunkSize } : {}) };
   } catch {
     facts = {};
   }
@@ -47,13 +58,13 @@ export const backends: Command = {
     for (const scheme of knownSchemes()) {
       const ctor = await backendClassFor(scheme);
       if (!ctor) continue;
-      const { methods, facts } = describe(ctor);
+      const { methods, facts } = describe(ctor, scheme);
       rows.push({ scheme, kind: "scheme", class: ctor.name, methods, ...facts });
     }
     for (const prefix of knownPrefixes()) {
       const ctor = await prefixClassFor(prefix);
       if (!ctor) continue;
-      const { methods, facts } = describe(ctor);
+      const { methods, facts } = describe(ctor, prefix);
       rows.push({ scheme: `${prefix}+`, kind: "prefix", class: ctor.name, methods, ...facts });
     }
     if (flags.json) {
@@ -64,6 +75,7 @@ export const backends: Command = {
       const extra = [
         r.atomicOverwrite ? "atomic-overwrite" : "",
         r.serverSideRename ? "server-rename" : "",
+        r.chunkSize ? `chunk=${r.chunkSize}` : "",
         ...(r.methods as string[]),
       ].filter(Boolean).join(" ");
       out.result(`${String(r.scheme).padEnd(10)} ${String(r.class).padEnd(16)} ${extra}`);
