@@ -86,13 +86,21 @@ Deno.test("stowage test refuses a non-empty location without --clean", async () 
 Deno.test("stowage backends lists the built-in schemes", async () => {
   const r = await cli("backends", "--json");
   assert.equal(r.code, 0, r.stderr);
-  const rows = JSON.parse(r.stdout) as { scheme: string; methods: string[] }[];
+  const rows = JSON.parse(r.stdout) as {
+    scheme: string;
+    methods: string[];
+    atomicOverwrite?: boolean;
+    chunkSize?: number;
+  }[];
   const file = rows.find((x) => x.scheme === "file");
   assert.ok(file);
   assert.ok(file.methods.includes("deleteList"));
   for (const s of ["sftp", "ftp", "webdav", "s3", "azure", "memory"]) {
-    assert.ok(rows.some((x) => x.scheme === s), s);
+    const row = rows.find((x) => x.scheme === s);
+    assert.ok(row, s);
+    assert.equal(row.atomicOverwrite, true, `${s} declares atomic overwrite`);
   }
+  assert.equal(rows.find((x) => x.scheme === "s3")?.chunkSize, 16 * 1024 * 1024);
 });
 
 Deno.test("an unknown scheme exits 23 with one line naming it", async () => {
