@@ -11,19 +11,27 @@
  *   duplicity's `AZURE_SHARED_ACCESS_SIGNATURE`) with the account name or
  *   `endpoint`. Keys and tokens never appear in messages.
  * - Puts are block blobs: a file up to `blockSize` goes up in one Put Blob;
- *   a larger one is streamed from disk in `blockSize` blocks, `concurrency` at
- *   a time, and made visible by one Put Block List. Both are atomic, so a
- *   failed or cancelled put leaves nothing (and an overwrite leaves the old
- *   content) under the name; no temporary names are needed.
- * - Gets stream to disk and check the length. Listing is paginated
- *   (`pageSize`) and returns only the direct children of the prefix. Both go
- *   through Deno's own `fetch` (with a read or list SAS for the one blob or
- *   container, signed locally when the credential is an account key; the
- *   given SAS otherwise): a body piped from `fetch` into a file never passes
- *   through JavaScript, so a get runs with flat memory at disk speed, and the
- *   listing XML is read without the SDK's heavier parser. Everything else
- *   uses the SDK over `node:http`, whose streamed request bodies report
- *   progress continuously on slow links.
+ *   a larger one in `blockSize` blocks (Put Block), `concurrency` at a time,
+ *   made visible by one Put Block List. Both are atomic, so a failed or
+ *   cancelled put leaves nothing (and an overwrite leaves the old content)
+ *   under the name; no temporary names are needed. Each request body is sent
+ *   from its file range through one reused 256 KiB buffer by a small
+ *   HTTP/1.1 client on Deno sockets (Azure needs a Content-Length, and Deno's
+ *   `fetch` sends stream bodies chunked): memory stays flat whatever the file
+ *   or block size, and progress flows continuously.
+ * - A get asks for the first `blockSize` bytes; a larger blob's rest comes in
+ *   `concurrency` equal byte ranges (each at least `blockSize`) fetched in
+ *   parallel and written at their offsets. Every range is pinned to the
+ *   first answer's ETag (If-Match), so a blob replaced during the download
+ *   fails the attempt (retried) instead of mixing versions. Lengths are
+ *   checked. Listing is paginated (`pageSize`) and returns only the direct
+ *   children of the prefix.
+ * - Requests carry a SAS for the one blob or container, signed locally when
+ *   the credential is an account key (the given SAS otherwise). Gets,
+ *   listings and the block-list commit use Deno's `fetch`; with a proxy set
+ *   in the environment, uploads use it too (the block then read into
+ *   memory). Container creation, deletes and queries use the SDK over
+ *   `node:http`.
  * - Deletes of several names use one Blob Batch request per 256 names
  *   (falling back to parallel single deletes when the server refuses batches).
  * - The SDK's own retries are off (`maxTries: 1`): stowage's wrapper retries,
@@ -44,12 +52,10 @@
 
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
-import { createReadStream } from "node:fs";
 import {
   type BlobClient,
   BlobSASPermissions,
   BlobServiceClient,
-  type BlockBlobClient,
   type BlockBlobTier,
   type ContainerClient,
   ContainerSASPermissions,
@@ -83,9 +89,12 @@ export interface AzureOptions extends BackendOptions {
    * default `https://ACCOUNT.blob.core.windows.net`. Not used with a connection string.
    */
   endpoint?: string;
-  /** Block size for uploads, bytes or `8M`; files up to this size go in one request; default 8 MiB. */
+  /**
+   * Block size for uploads, and the smallest download range, bytes or `8M`; files up to this
+   * size go in one request; default 8 MiB. Memory does not grow with it (without a proxy).
+   */
   blockSize?: number | string;
-  /** Blocks uploaded in parallel (1–64); default 4. */
+  /** Blocks uploaded, or ranges downloaded, in parallel (1–64); default 4. */
   concurrency?: number | string;
   /** Names per listing page (1–5000); default 5000. */
   pageSize?: number | string;
@@ -102,15 +111,16 @@ const MAX_BLOCKS = 50_000;
 const MAX_BLOCK_SIZE = 4000 * MiB;
 const BATCH_MAX = 256;
 const QUERY_CONCURRENCY = 16;
-const PROGRESS_INTERVAL = 1000;
-/**
- * Read size for upload bodies. Deno's node:http holds on to more memory the
- * bigger the chunks it is handed: 8 KiB chunks kept a 1 GiB put at 122 MiB
- * peak RSS (64 KiB: 160 MiB) at the same speed.
- */
-const READ_CHUNK = 8 * 1024;
-/** The REST version sent with downloads (the SAS carries its own `sv`). */
-const READ_API_VERSION = "2021-12-02";
+/** Buffer a download range is read through before it is written to the file. */
+const GET_BUFFER = 256 * 1024;
+/** Buffer an upload is read through, one per request in flight. */
+const PUT_BUFFER = 256 * 1024;
+/** Idle upload connections older than this are not reused (servers drop idle ones after ~5 s). */
+const IDLE_REUSE_MS = 4000;
+/** The most an upload's answer body may hold (an error's XML). */
+const MAX_ANSWER = 1024 * 1024;
+/** The REST version sent with fetch requests (the SAS carries its own `sv`); `Cold` needs 2021-12-02. */
+const API_VERSION = "2021-12-02";
 const PROXY_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
 const TIERS: readonly BlockBlobTier[] = ["Hot", "Cool", "Cold", "Archive"] as BlockBlobTier[];
 
@@ -148,9 +158,10 @@ export class AzureBackend extends Backend {
   #client: ContainerClient | undefined;
   #agent: HttpAgent | undefined;
   #http: Deno.HttpClient | undefined;
-  /** Download clients replaced by `_retryCleanup` while gets were running; closed later. */
+  /** Fetch clients replaced by `_retryCleanup` while transfers were running; closed later. */
   #retired: Deno.HttpClient[] = [];
-  #gets = 0;
+  #transfers = 0;
+  readonly #uploader = new Uploader();
   #containerChecked = false;
   #createDenied = false;
 
@@ -202,69 +213,136 @@ export class AzureBackend extends Backend {
     return { atomicOverwrite: true, serverSideRename: false, chunkSize: this.#blockSize };
   }
 
-  /** Stream the blob to `localPath`, checking its length. */
+  /**
+   * Download the blob to `localPath`: one request up to `blockSize`, else
+   * byte ranges `concurrency` at a time, all pinned to one version.
+   */
   override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
-    this.#gets++;
+    this.#transfers++;
     try {
       await this.#download(name, localPath, ctx);
     } finally {
-      if (--this.#gets === 0 && this.#retired.length) {
-        for (const h of this.#retired) h.close();
-        this.#retired = [];
-      }
+      this.#transferDone();
     }
   }
 
+  /**
+   * The first request asks for the first `blockSize` bytes; its answer gives
+   * the total size and the ETag every other range must match (If-Match).
+   * The rest is split into `concurrency` equal ranges, each at least
+   * `blockSize`. Each range is written at its offset through its own file
+   * handle; the first failure (or an abort) cancels the rest, which are
+   * awaited.
+   */
   async #download(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
-    const url = await this.#readUrl(name);
-    let res: Response;
+    const url = await this.#blobUrl(name, "r");
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(ctx?.signal.reason);
+    ctx?.signal.addEventListener("abort", onAbort, { once: true });
+    if (ctx?.signal.aborted) onAbort();
     try {
-      res = await fetch(url, {
-        headers: { "accept-encoding": "identity", "x-ms-version": READ_API_VERSION },
-        client: this.#fetchClient(),
-        ...(ctx ? { signal: ctx.signal } : {}),
-      });
-    } catch (err) {
-      throw fetchError(err);
-    }
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      const code = res.headers.get("x-ms-error-code") ?? undefined;
-      throw httpError(res.status, reasonFor(res.status, code, ""), res.headers);
-    }
-    const expected = Number(res.headers.get("content-length") ?? NaN);
-    // pipeTo from a fetch body into a file runs inside Deno without handing
-    // each chunk to JavaScript: memory stays flat. Progress comes from the
-    // file's growing size, checked every second.
-    const file = await Deno.open(localPath, { write: true, create: true, truncate: true });
-    let got = 0;
-    const tick = () => {
-      try {
-        const size = file.statSync().size;
-        if (size > got) ctx?.progress(size - got);
-        got = Math.max(got, size);
-      } catch {
-        // closed
+      const bs = this.#blockSize;
+      let first = await this.#request("GET", url, { range: `bytes=0-${bs - 1}` }, stop.signal, [
+        416,
+      ]);
+      if (first.status === 416) {
+        // An empty blob has no byte 0.
+        await first.body?.cancel().catch(() => {});
+        first = await this.#request("GET", url, {}, stop.signal);
       }
-    };
-    const timer = setInterval(tick, PROGRESS_INTERVAL);
-    try {
-      await (res.body ?? new ReadableStream<Uint8Array>()).pipeTo(file.writable);
-    } catch (err) {
-      throw fetchError(err);
+      const range = /\/(\d+)\s*$/.exec(first.headers.get("content-range") ?? "");
+      const firstLength = Number(first.headers.get("content-length") ?? NaN);
+      const total = range ? Number(range[1]) : firstLength;
+      const etag = first.headers.get("etag");
+      const file = await Deno.open(localPath, { write: true, create: true, truncate: true });
+      file.close();
+      if (!Number.isSafeInteger(total) || !Number.isSafeInteger(firstLength)) {
+        await first.body?.cancel().catch(() => {});
+        throw new BackendError("the server sent no length for the blob", {
+          code: ErrorCode.backend_error,
+        });
+      }
+      // The rest in `concurrency` equal ranges (at least `blockSize` each):
+      // fewer, longer requests beat many short ones, and memory does not
+      // depend on a range's size.
+      const piece = Math.max(bs, Math.ceil((total - firstLength) / this.#concurrency));
+      const starts: number[] = [0];
+      for (let at = firstLength; firstLength > 0 && at < total; at += piece) starts.push(at);
+      await parallel(starts, this.#concurrency, async (at) => {
+        if (at === 0) {
+          await this.#writeRange(first, localPath, 0, firstLength, ctx, stop.signal);
+          return;
+        }
+        const end = Math.min(at + piece, total);
+        const res = await this.#request(
+          "GET",
+          url,
+          { range: `bytes=${at}-${end - 1}`, ...(etag ? { "if-match": etag } : {}) },
+          stop.signal,
+        );
+        await this.#writeRange(res, localPath, at, end - at, ctx, stop.signal);
+      }, stop);
+      const size = (await Deno.stat(localPath)).size;
+      if (size !== total) {
+        throw new BackendError(`the download has ${size} of ${total} bytes`, {
+          code: ErrorCode.connection_failed,
+        });
+      }
     } finally {
-      clearInterval(timer);
-      try {
-        file.close();
-      } catch {
-        // pipeTo closed it
-      }
+      ctx?.signal.removeEventListener("abort", onAbort);
     }
-    const size = (await Deno.stat(localPath)).size;
-    if (size > got) ctx?.progress(size - got);
-    got = size;
-    if (Number.isFinite(expected) && got !== expected) {
-      throw new BackendError(`the download ended after ${got} of ${expected} bytes`, {
+  }
+
+  /** Write an answer's body at `offset` of the local file, checking that it has `length` bytes. */
+  async #writeRange(
+    res: Response,
+    localPath: string,
+    offset: number,
+    length: number,
+    ctx: OperationContext | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+    // A BYOB reader fills one reused buffer: no garbage per chunk.
+    let byob: ReadableStreamBYOBReader | undefined;
+    let plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    try {
+      byob = body.getReader({ mode: "byob" });
+    } catch {
+      plain = body.getReader();
+    }
+    const reader = byob ?? plain!;
+    const onAbort = () => reader.cancel(signal.reason).catch(() => {});
+    signal.addEventListener("abort", onAbort, { once: true });
+    let file: Deno.FsFile | undefined;
+    let buf = new ArrayBuffer(GET_BUFFER);
+    let bytes = 0;
+    let finished = false;
+    try {
+      signal.throwIfAborted();
+      file = await Deno.open(localPath, { write: true });
+      if (offset) await file.seek(offset, Deno.SeekMode.Start);
+      while (true) {
+        const { value, done } = byob ? await byob.read(new Uint8Array(buf)) : await plain!.read();
+        signal.throwIfAborted();
+        if (done || !value) break;
+        let off = 0;
+        while (off < value.length) off += await file.write(value.subarray(off));
+        bytes += value.length;
+        ctx?.progress(value.length);
+        if (byob) buf = value.buffer as ArrayBuffer;
+      }
+      finished = true;
+    } catch (err) {
+      throw fetchError(signal.aborted ? signal.reason : err);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      if (!finished) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+      file?.close();
+    }
+    if (bytes !== length) {
+      throw new BackendError(`the download ended after ${bytes} of ${length} bytes`, {
         code: ErrorCode.connection_failed,
       });
     }
@@ -274,25 +352,26 @@ export class AzureBackend extends Backend {
   override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
     const container = this.#containerClient();
     await this.#ensureContainer(container, ctx);
-    const blob = container.getBlockBlobClient(this.prefix + name);
     const size = (await Deno.stat(localPath)).size;
+    this.#transfers++;
     try {
+      const url = await this.#blobUrl(name, "cw");
+      const tier: Record<string, string> = this.#tier ? { "x-ms-access-tier": this.#tier } : {};
       if (size <= this.#blockSize) {
-        let sent = 0;
-        await blob.upload(() => createReadStream(localPath, { highWaterMark: READ_CHUNK }), size, {
-          ...(this.#tier ? { tier: this.#tier } : {}),
-          ...(ctx ? { abortSignal: ctx.signal } : {}),
-          onProgress: (e) => {
-            ctx?.progress(e.loadedBytes - sent);
-            sent = e.loadedBytes;
-          },
-        });
+        await this.#upload(
+          url,
+          { "x-ms-blob-type": "BlockBlob", ...tier },
+          localPath,
+          0,
+          size,
+          ctx,
+          ctx?.signal,
+        );
       } else {
-        await this.#putBlocks(blob, localPath, size, ctx);
+        await this.#putBlocks(url, localPath, size, ctx);
       }
     } catch (err) {
-      const e = toBackendError(err);
-      if (e instanceof BackendError && e.code === ErrorCode.backend_not_found) {
+      if (err instanceof BackendError && err.code === ErrorCode.backend_not_found) {
         // The container is missing. If these credentials may not create it,
         // that is permanent; else it went away since we made it: make it
         // again on the next attempt.
@@ -302,10 +381,163 @@ export class AzureBackend extends Backend {
           `the container "${this.container}" does not exist${
             denied ? " and these credentials may not create it" : ""
           }`,
-          { code: denied ? ErrorCode.backend_not_found : ErrorCode.backend_error, cause: e },
+          { code: denied ? ErrorCode.backend_not_found : ErrorCode.backend_error, cause: err },
         );
       }
-      throw e;
+      throw err;
+    } finally {
+      this.#transferDone();
+    }
+  }
+
+  /**
+   * Stage `size` bytes from `localPath` in blocks (Put Block), `concurrency`
+   * at a time, each sent from its file range by {@linkcode Uploader}; then
+   * commit the block list (Put Block List, with the tier).
+   * The blob changes only at the commit. On the first failure (or an abort)
+   * the other blocks are cancelled and awaited before this throws.
+   */
+  async #putBlocks(
+    url: string,
+    localPath: string,
+    size: number,
+    ctx?: OperationContext,
+  ): Promise<void> {
+    const blockSize = Math.max(this.#blockSize, Math.ceil(size / MAX_BLOCKS));
+    const count = Math.ceil(size / blockSize);
+    const run = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+    // Base64 of equal-length ids: Azure wants every block id of a blob the same length.
+    const ids = Array.from(
+      { length: count },
+      (_, i) => btoa(`${run}-${String(i).padStart(6, "0")}`),
+    );
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(ctx?.signal.reason);
+    ctx?.signal.addEventListener("abort", onAbort, { once: true });
+    if (ctx?.signal.aborted) onAbort();
+    const join = url.includes("?") ? "&" : "?";
+    try {
+      await parallel(ids, this.#concurrency, async (id, i) => {
+        const start = i * blockSize;
+        await this.#upload(
+          `${url}${join}comp=block&blockid=${encodeURIComponent(id)}`,
+          {},
+          localPath,
+          start,
+          Math.min(blockSize, size - start),
+          ctx,
+          stop.signal,
+        );
+      }, stop);
+    } finally {
+      ctx?.signal.removeEventListener("abort", onAbort);
+    }
+    ctx?.signal.throwIfAborted();
+    const xml = `<?xml version="1.0" encoding="utf-8"?><BlockList>${
+      ids.map((id) => `<Latest>${id}</Latest>`).join("")
+    }</BlockList>`;
+    await this.#request(
+      "PUT",
+      `${url}${join}comp=blocklist`,
+      {
+        "content-type": "application/xml",
+        ...(this.#tier ? { "x-ms-access-tier": this.#tier } : {}),
+      },
+      ctx?.signal,
+      [],
+      new TextEncoder().encode(xml),
+    );
+  }
+
+  /**
+   * PUT `length` bytes of `localPath` from `start` to `url`: through
+   * {@linkcode Uploader}, or, when a proxy is set in the environment (which
+   * `fetch` honours), with `fetch` and the range read into memory.
+   */
+  async #upload(
+    url: string,
+    headers: Record<string, string>,
+    localPath: string,
+    start: number,
+    length: number,
+    ctx: OperationContext | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (PROXY_ENV.some((n) => env(n) !== undefined)) {
+      const bytes = await readRange(localPath, start, new Uint8Array(length), signal);
+      await this.#request("PUT", url, headers, signal, [], bytes);
+      ctx?.progress(length);
+      return;
+    }
+    let answer: RawAnswer;
+    try {
+      answer = await this.#uploader.put(
+        new URL(url),
+        { "x-ms-version": API_VERSION, ...headers },
+        localPath,
+        start,
+        length,
+        ctx,
+        signal,
+      );
+    } catch (err) {
+      throw fetchError(signal?.aborted ? signal.reason : err);
+    }
+    if (answer.status >= 200 && answer.status < 300) return;
+    const code = answer.headers.get("x-ms-error-code") ?? undefined;
+    const message = xmlText(/<Message>([^<]*)<\/Message>/.exec(answer.text)?.[1] ?? "");
+    throw httpError(answer.status, reasonFor(answer.status, code, scrub(message)), answer.headers);
+  }
+
+  /**
+   * One request through the fetch client. An answer with a status other than
+   * 2xx or one of `pass` throws with its code and `Retry-After`; network
+   * failures throw code 38 (or 60 for TLS) without the URL.
+   */
+  async #request(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    pass: number[] = [],
+    body?: Uint8Array,
+  ): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { "accept-encoding": "identity", "x-ms-version": API_VERSION, ...headers },
+        client: this.#fetchClient(),
+        ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (err) {
+      throw fetchError(signal?.aborted ? signal.reason : err);
+    }
+    if (res.ok && method !== "PUT") return res;
+    if (pass.includes(res.status)) return res;
+    let text = "";
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw fetchError(signal?.aborted ? signal.reason : err);
+    }
+    if (res.ok) return res;
+    const code = res.headers.get("x-ms-error-code") ?? undefined;
+    if (res.status === 412) {
+      throw new BackendError("the blob changed during the download", {
+        code: ErrorCode.backend_error,
+      });
+    }
+    const message = xmlText(/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? "");
+    throw httpError(res.status, reasonFor(res.status, code, scrub(message)), res.headers);
+  }
+
+  /** A fetch transfer ended: close the clients `_retryCleanup` retired once none is running. */
+  #transferDone(): void {
+    if (--this.#transfers === 0 && this.#retired.length) {
+      for (const h of this.#retired) h.close();
+      this.#retired = [];
     }
   }
 
@@ -420,8 +652,9 @@ export class AzureBackend extends Backend {
       (this.#agent as { freeSockets?: Record<string, { destroy(): void }[]> } | undefined)
         ?.freeSockets ?? {};
     for (const list of Object.values(free)) for (const socket of [...list]) socket.destroy();
+    this.#uploader.closeIdle();
     if (this.#http) {
-      if (this.#gets === 0) this.#http.close();
+      if (this.#transfers === 0) this.#http.close();
       else this.#retired.push(this.#http);
       this.#http = undefined;
     }
@@ -488,15 +721,16 @@ export class AzureBackend extends Backend {
   }
 
   /**
-   * A URL that may read the blob: with an account key, a read-only SAS for
-   * this one blob signed locally (valid 24 h, checked only when the request
-   * starts); with a SAS token, the blob URL that already carries it.
+   * A URL for the blob with the `permissions` asked (`r`, or `cw` to write):
+   * with an account key, a SAS for this one blob signed locally (valid 24 h,
+   * checked only when a request starts); with a SAS token, the blob URL that
+   * already carries it.
    */
-  async #readUrl(name: string): Promise<string> {
+  async #blobUrl(name: string, permissions: string): Promise<string> {
     const blob = this.#containerClient().getBlobClient(this.prefix + name);
     if (blob.credential instanceof StorageSharedKeyCredential) {
       return await blob.generateSasUrl({
-        permissions: BlobSASPermissions.parse("r"),
+        permissions: BlobSASPermissions.parse(permissions),
         expiresOn: new Date(Date.now() + 24 * 3600_000),
       });
     }
@@ -519,7 +753,7 @@ export class AzureBackend extends Backend {
   async #fetchText(url: string, ctx?: OperationContext): Promise<string | undefined> {
     try {
       const res = await fetch(url, {
-        headers: { "accept-encoding": "identity", "x-ms-version": READ_API_VERSION },
+        headers: { "accept-encoding": "identity", "x-ms-version": API_VERSION },
         client: this.#fetchClient(),
         ...(ctx ? { signal: ctx.signal } : {}),
       });
@@ -539,6 +773,7 @@ export class AzureBackend extends Backend {
     this.#agent?.destroy();
     this.#agent = undefined;
     this.#client = undefined;
+    this.#uploader.closeIdle();
     for (const h of [...this.#retired, ...(this.#http ? [this.#http] : [])]) h.close();
     this.#retired = [];
     this.#http = undefined;
@@ -559,76 +794,6 @@ export class AzureBackend extends Backend {
       this.#createDenied = true;
     }
     this.#containerChecked = true;
-  }
-
-  /**
-   * Stage `size` bytes from `localPath` in blocks, `concurrency` at a time,
-   * each block streamed from its file range; then commit the block list. The
-   * blob changes only at the commit. On the first failure (or an abort) the
-   * other blocks are cancelled and awaited before this throws.
-   */
-  async #putBlocks(
-    blob: BlockBlobClient,
-    localPath: string,
-    size: number,
-    ctx?: OperationContext,
-  ): Promise<void> {
-    const blockSize = Math.max(this.#blockSize, Math.ceil(size / MAX_BLOCKS));
-    const count = Math.ceil(size / blockSize);
-    const run = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
-    // Base64 of equal-length ids: Azure wants every block id of a blob the same length.
-    const ids = Array.from(
-      { length: count },
-      (_, i) => btoa(`${run}-${String(i).padStart(6, "0")}`),
-    );
-    const ac = new AbortController();
-    const onAbort = () => ac.abort(ctx?.signal.reason);
-    ctx?.signal.addEventListener("abort", onAbort, { once: true });
-    if (ctx?.signal.aborted) onAbort();
-    let next = 0;
-    let failure: { err: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (next < count && !ac.signal.aborted) {
-        const i = next++;
-        const start = i * blockSize;
-        const length = Math.min(blockSize, size - start);
-        let sent = 0;
-        try {
-          await blob.stageBlock(
-            ids[i]!,
-            () =>
-              createReadStream(localPath, {
-                start,
-                end: start + length - 1,
-                highWaterMark: READ_CHUNK,
-              }),
-            length,
-            {
-              abortSignal: ac.signal,
-              onProgress: (e) => {
-                ctx?.progress(e.loadedBytes - sent);
-                sent = e.loadedBytes;
-              },
-            },
-          );
-        } catch (err) {
-          failure ??= { err };
-          ac.abort();
-          return;
-        }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: Math.min(this.#concurrency, count) }, worker));
-    } finally {
-      ctx?.signal.removeEventListener("abort", onAbort);
-    }
-    if (failure) throw failure.err;
-    ctx?.signal.throwIfAborted();
-    await blob.commitBlockList(ids, {
-      ...(this.#tier ? { tier: this.#tier } : {}),
-      ...(ctx ? { abortSignal: ctx.signal } : {}),
-    });
   }
 
   /** One batch delete; `false` when the server refuses batches (then never tried again). */
@@ -916,24 +1081,387 @@ function fetchError(err: unknown): unknown {
   });
 }
 
-/** Run `fn` over `items`, at most `limit` at a time; the first error wins after all settle. */
+/**
+ * Run `fn` over `items`, at most `limit` at a time. The first error wins: it
+ * aborts `stop` (so the calls in flight can end early), no new item starts,
+ * and it is thrown once all have settled. An abort of `stop` from outside is
+ * thrown as its reason.
+ */
 async function parallel<T>(
   items: T[],
   limit: number,
-  fn: (item: T) => Promise<void>,
+  fn: (item: T, index: number) => Promise<void>,
+  stop: AbortController = new AbortController(),
 ): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;
   const worker = async (): Promise<void> => {
-    while (next < items.length && !failure) {
-      const item = items[next++]!;
+    while (next < items.length && !failure && !stop.signal.aborted) {
+      const index = next++;
       try {
-        await fn(item);
+        await fn(items[index]!, index);
       } catch (err) {
         failure ??= { err };
+        stop.abort();
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure) throw failure.err;
+  if (stop.signal.aborted) throw stop.signal.reason;
+}
+
+/** Fill `buf` from `path` at `offset`; a file that ends early is an error. */
+async function readRange(
+  path: string,
+  offset: number,
+  buf: Uint8Array,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  signal?.throwIfAborted();
+  using file = await Deno.open(path, { read: true });
+  if (offset) await file.seek(offset, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < buf.length) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) {
+      throw new BackendError("the local file shrank while it was being uploaded", {
+        code: ErrorCode.backend_error,
+      });
+    }
+    got += n;
+  }
+  return buf;
+}
+
+// ---- uploads over raw HTTP/1.1 ----
+
+/** An HTTP answer read by {@linkcode Uploader}: status, headers and the (small) body as text. */
+interface RawAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  keepAlive: boolean;
+}
+
+/** Thrown once answer bytes arrived: the request must not be sent again on another connection. */
+class AnswerStarted extends Error {
+  constructor(override readonly cause: unknown) {
+    super("the answer was cut off");
+  }
+}
+
+/**
+ * Sends upload requests whose body is a byte range of a local file, over a
+ * minimal HTTP/1.1 client on `Deno.connect` (and `Deno.startTls`, which
+ * verifies the certificate against Deno's trust store). The range is read
+ * into a reused 256 KiB buffer and each piece is written to the socket
+ * before the next is read, with progress after each: no garbage per chunk,
+ * memory flat whatever the file or block size, and progress continuous on
+ * slow links. Deno's `fetch` cannot do this: it sends stream bodies chunked
+ * (Azure needs a Content-Length), and with each block as a `Uint8Array`
+ * body a put peaked at 275 MiB RSS (default 4 × 8 MiB); the SDK over
+ * node:http peaked at 120 MiB, this at 86 MiB. Keep-alive connections are
+ * reused.
+ */
+class Uploader {
+  readonly #idle = new Map<string, { conn: Deno.Conn; since: number }[]>();
+  readonly #buffers: Uint8Array[] = [];
+
+  /** PUT `length` bytes of `path` from `start` to `url` with `headers`; the answer, whatever its status. */
+  async put(
+    url: URL,
+    headers: Record<string, string>,
+    path: string,
+    start: number,
+    length: number,
+    ctx: OperationContext | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RawAnswer> {
+    const tls = url.protocol === "https:";
+    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+    const port = Number(url.port || (tls ? 443 : 80));
+    const where = `${tls ? "s" : ""}${hostname}:${port}`;
+    let head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n` +
+      `content-length: ${length}\r\n`;
+    for (const [k, v] of Object.entries(headers)) {
+      if (/[\r\n]/.test(k + v)) {
+        throw new BackendError("internal: a request header holds a line break", {
+          code: ErrorCode.exception,
+        });
+      }
+      head += `${k}: ${v}\r\n`;
+    }
+    head += "\r\n";
+    // A reused connection the server closed meanwhile fails before any
+    // answer: one more try on a fresh one (the body is read again).
+    for (let attempt = 0;; attempt++) {
+      signal?.throwIfAborted();
+      const reused = attempt === 0 ? this.#takeIdle(where) : undefined;
+      const conn = reused ?? await connect(hostname, port, tls, signal);
+      let answer: RawAnswer;
+      try {
+        answer = await this.#exchange(conn, head, path, start, length, ctx, signal);
+      } catch (err) {
+        closeQuietly(conn);
+        signal?.throwIfAborted();
+        if (reused && !(err instanceof AnswerStarted)) continue;
+        throw err instanceof AnswerStarted ? err.cause : err;
+      }
+      if (answer.keepAlive) {
+        const list = this.#idle.get(where) ?? [];
+        list.push({ conn, since: Date.now() });
+        this.#idle.set(where, list);
+      } else closeQuietly(conn);
+      return answer;
+    }
+  }
+
+  /** Close the idle connections. */
+  closeIdle(): void {
+    for (const list of this.#idle.values()) for (const { conn } of list) closeQuietly(conn);
+    this.#idle.clear();
+  }
+
+  /** An idle connection to `where` that is fresh enough to reuse; older ones are closed. */
+  #takeIdle(where: string): Deno.Conn | undefined {
+    const list = this.#idle.get(where);
+    while (list?.length) {
+      const { conn, since } = list.pop()!;
+      if (Date.now() - since < IDLE_REUSE_MS) return conn;
+      closeQuietly(conn);
+    }
+    return undefined;
+  }
+
+  /**
+   * Send the head, then the file range; read the answer meanwhile, so a
+   * server that refuses early is heard and the rest is not sent. An abort
+   * closes the connection, which ends both.
+   */
+  async #exchange(
+    conn: Deno.Conn,
+    head: string,
+    path: string,
+    start: number,
+    length: number,
+    ctx: OperationContext | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RawAnswer> {
+    const onAbort = () => closeQuietly(conn);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const reader = new ConnReader(conn);
+    let answered = false;
+    try {
+      const answer = readAnswer(reader).finally(() => answered = true);
+      const sent = (async (): Promise<number> => {
+        await writeAll(conn, new TextEncoder().encode(head));
+        if (length === 0) return 0;
+        using file = await Deno.open(path, { read: true });
+        if (start) await file.seek(start, Deno.SeekMode.Start);
+        const buf = this.#buffers.pop() ?? new Uint8Array(PUT_BUFFER);
+        let left = length;
+        try {
+          while (left > 0 && !answered) {
+            const n = await file.read(buf.subarray(0, Math.min(buf.length, left)));
+            if (n === null) {
+              throw new BackendError("the local file shrank while it was being uploaded", {
+                code: ErrorCode.backend_error,
+              });
+            }
+            await writeAll(conn, buf.subarray(0, n));
+            left -= n;
+            ctx?.progress(n);
+          }
+        } finally {
+          this.#buffers.push(buf);
+        }
+        return left;
+      })();
+      // Keep both promises handled whatever settles first.
+      sent.catch(() => {});
+      answer.catch(() => {});
+      const first = await Promise.race([sent.then(() => "sent" as const), answer]);
+      // An answer before the whole body (an error): the connection cannot be reused.
+      if (first !== "sent") return { ...first, keepAlive: false };
+      const left = await sent;
+      const final = await answer;
+      return left ? { ...final, keepAlive: false } : final;
+    } catch (err) {
+      if (reader.received > 0) throw new AnswerStarted(err);
+      throw err;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+/** A TCP connection (TLS on top for https), ended by `signal`. */
+async function connect(
+  hostname: string,
+  port: number,
+  tls: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Deno.Conn> {
+  const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
+  // An abort during the TLS handshake closes the socket, which ends it.
+  const onAbort = () => closeQuietly(tcp);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    tcp.setNoDelay(true);
+    signal?.throwIfAborted();
+    return tls ? await Deno.startTls(tcp, { hostname }) : tcp;
+  } catch (err) {
+    closeQuietly(tcp);
+    signal?.throwIfAborted();
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Write all of `bytes`, waiting for the socket to take them. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
+}
+
+/** Read one HTTP/1.1 answer (skipping 1xx interim ones), its body in full. */
+async function readAnswer(reader: ConnReader): Promise<RawAnswer> {
+  while (true) {
+    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(await reader.line());
+    if (!m) {
+      throw new BackendError("the server's answer is not HTTP/1.x", {
+        code: ErrorCode.connection_failed,
+      });
+    }
+    const headers = new Headers();
+    for (let i = 0;; i++) {
+      const line = await reader.line();
+      if (line === "") break;
+      if (i > 200) {
+        throw new BackendError("the server's answer has too many headers", {
+          code: ErrorCode.connection_failed,
+        });
+      }
+      const colon = line.indexOf(":");
+      if (colon > 0) {
+        try {
+          headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+        } catch {
+          // a header Headers cannot hold: not one we read
+        }
+      }
+    }
+    const status = Number(m[2]);
+    if (status < 200) continue; // 100 Continue and friends
+    const connection = (headers.get("connection") ?? "").toLowerCase();
+    let keepAlive = m[1] === "1"
+      ? !connection.includes("close")
+      : connection.includes("keep-alive");
+    const parts: Uint8Array[] = [];
+    if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
+      let total = 0;
+      while (true) {
+        const size = parseInt((await reader.line()).split(";")[0]!.trim(), 16);
+        if (!Number.isFinite(size) || size < 0 || (total += size) > MAX_ANSWER) {
+          throw new BackendError("the server's answer has a bad chunk", {
+            code: ErrorCode.connection_failed,
+          });
+        }
+        if (size === 0) {
+          while ((await reader.line()) !== ""); // trailers
+          break;
+        }
+        parts.push(await reader.exact(size));
+        await reader.line();
+      }
+    } else if (headers.has("content-length")) {
+      const length = Number(headers.get("content-length"));
+      if (!Number.isSafeInteger(length) || length < 0 || length > MAX_ANSWER) {
+        throw new BackendError("the server's answer has a bad Content-Length", {
+          code: ErrorCode.connection_failed,
+        });
+      }
+      parts.push(await reader.exact(length));
+    } else {
+      parts.push(await reader.rest());
+      keepAlive = false;
+    }
+    const decoder = new TextDecoder();
+    const text = parts.map((p) => decoder.decode(p, { stream: true })).join("") + decoder.decode();
+    return { status, headers, text, keepAlive };
+  }
+}
+
+/** Buffered reads from a connection: lines, exact byte counts, or all up to the end. */
+class ConnReader {
+  readonly #conn: Deno.Conn;
+  readonly #chunk = new Uint8Array(16 * 1024);
+  #buf = new Uint8Array(0);
+  /** Bytes received so far. */
+  received = 0;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** One line without its CRLF. */
+  async line(): Promise<string> {
+    while (true) {
+      const at = this.#buf.indexOf(10);
+      if (at >= 0) {
+        const line = new TextDecoder().decode(this.#buf.subarray(0, at)).replace(/\r$/, "");
+        this.#buf = this.#buf.slice(at + 1);
+        return line;
+      }
+      if (this.#buf.length > 64 * 1024) {
+        throw new BackendError("the server's answer has a line that is too long", {
+          code: ErrorCode.connection_failed,
+        });
+      }
+      if (!await this.#fill()) throw closedEarly();
+    }
+  }
+
+  /** Exactly `n` bytes. */
+  async exact(n: number): Promise<Uint8Array> {
+    while (this.#buf.length < n) if (!await this.#fill()) throw closedEarly();
+    const out = this.#buf.slice(0, n);
+    this.#buf = this.#buf.slice(n);
+    return out;
+  }
+
+  /** Everything until the server closes (bounded). */
+  async rest(): Promise<Uint8Array> {
+    while (this.#buf.length <= MAX_ANSWER && await this.#fill());
+    const out = this.#buf;
+    this.#buf = new Uint8Array(0);
+    return out;
+  }
+
+  async #fill(): Promise<boolean> {
+    const n = await this.#conn.read(this.#chunk);
+    if (n === null) return false;
+    this.received += n;
+    const next = new Uint8Array(this.#buf.length + n);
+    next.set(this.#buf);
+    next.set(this.#chunk.subarray(0, n), this.#buf.length);
+    this.#buf = next;
+    return true;
+  }
+}
+
+function closedEarly(): BackendError {
+  return new BackendError("the connection closed before the answer ended", {
+    code: ErrorCode.connection_failed,
+  });
 }

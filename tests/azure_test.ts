@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  BlobSASPermissions,
   BlobServiceClient,
   ContainerSASPermissions,
   generateBlobSASQueryParameters,
@@ -355,6 +356,71 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a ranged get is pinned to one version: a blob replaced mid-download fails that attempt",
+  ignore: !available,
+  async fn() {
+    await withAzurite(async (az, tmp) => {
+      const opts = fast({
+        connectionString: az.connectionString,
+        blockSize: "64K",
+        concurrency: 1,
+      });
+      await using store = await getBackend("azure://pinned", opts);
+      const src = join(tmp, "src");
+      await writeBytes(src, 512 * 1024);
+      await store.put(src, "f");
+      const sas = generateBlobSASQueryParameters({
+        containerName: "pinned",
+        blobName: "f",
+        permissions: BlobSASPermissions.parse("cw"),
+        expiresOn: new Date(Date.now() + 3600_000),
+      }, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).toString();
+      let replaced = false;
+      const ctx: OperationContext = {
+        signal: new AbortController().signal,
+        progress: () => {
+          if (replaced) return;
+          replaced = true;
+          // A child process run synchronously: the new version is in place
+          // before the next range is asked for.
+          const out = new Deno.Command(Deno.execPath(), {
+            args: [
+              "eval",
+              `const r = await fetch(Deno.env.get("U"), { method: "PUT", ` +
+              `headers: { "x-ms-blob-type": "BlockBlob" }, body: new Uint8Array(300 * 1024).fill(7) }); ` +
+              `await r.body?.cancel(); if (!r.ok) throw new Error(String(r.status));`,
+            ],
+            env: { U: `${az.endpoint}/pinned/f?${sas}` },
+            stdout: "null",
+            stderr: "piped",
+          }).outputSync();
+          assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        },
+      };
+      const err = await rejects(store.backend._get("f", join(tmp, "got"), ctx));
+      assert.equal(err.code, ErrorCode.backend_error, err.message);
+      assert.match(err.message, /changed/);
+      // The next attempt reads the new version whole.
+      await store.get("f", join(tmp, "got"));
+      const got = await Deno.readFile(join(tmp, "got"));
+      assert.equal(got.length, 300 * 1024);
+      assert.ok(got.every((b) => b === 7));
+      // An abort during a ranged get ends every range with code 61.
+      const ac = new AbortController();
+      await using aborting = await getBackend("azure://pinned", {
+        ...opts,
+        concurrency: 3,
+        maxAttempts: 1,
+        signal: ac.signal,
+        onProgress: () => ac.abort(),
+      });
+      const aborted = await rejects(aborting.get("f", join(tmp, "aborted")));
+      assert.equal(aborted.code, ErrorCode.backend_aborted, aborted.message);
+    });
+  },
+});
+
+Deno.test({
   name: "_deleteList deletes 300 names in batches, tolerating missing ones",
   ignore: !available,
   async fn() {
@@ -454,11 +520,12 @@ Deno.test("a refused connection is retried (code 38) and its message shows no SA
 
 Deno.test({
   name:
-    "a 503 with Retry-After: 2 is retried after at least 2 s (injected sleep), on both HTTP paths",
+    "a 503 with Retry-After: 2 is retried after at least 2 s (injected sleep), on every HTTP path",
   ignore: !available,
   async fn() {
     await withAzurite(async (az) => {
       const proxy = faultProxy(az.port);
+      const src = await Deno.makeTempFile();
       try {
         const delays: number[] = [];
         await using store = await getBackend("azure://retry-after", {
@@ -478,20 +545,25 @@ Deno.test({
         assert.ok(delays[0]! >= 2000, `waited ${delays[0]} ms`);
         // The SDK's requests (node:http) too: the put's first request gets the 503.
         proxy.arm();
-        const src = await Deno.makeTempFile();
-        try {
-          await Deno.writeTextFile(src, "x");
-          await store.put(src, "f");
-        } finally {
-          await Deno.remove(src);
-        }
+        await Deno.writeTextFile(src, "x");
+        await store.put(src, "f");
         assert.equal(proxy.faults(), 2);
         assert.equal(delays.length, 2);
         assert.ok(delays[1]! >= 2000, `waited ${delays[1]} ms`);
-        assert.deepEqual(await store.list(), ["f"]);
+        // The upload client (HTTP/1.1 on Deno sockets) too: with the container
+        // made and the idle connections dropped, the Put Blob gets the 503.
+        await store.backend._retryCleanup?.();
+        proxy.arm();
+        await Deno.writeTextFile(src, "y");
+        await store.put(src, "g");
+        assert.equal(proxy.faults(), 3);
+        assert.equal(delays.length, 3);
+        assert.ok(delays[2]! >= 2000, `waited ${delays[2]} ms`);
+        assert.deepEqual((await store.list()).sort(), ["f", "g"]);
         await store.close();
       } finally {
         await proxy.close();
+        await Deno.remove(src).catch(() => {});
       }
     });
   },
