@@ -77,5 +77,15 @@ export {
   type ResolvePasswordOptions,
 } from "./core/password.ts";
 export { optBool, optBytes, optEnum, optList, optNumber, optString } from "./core/options.ts";
+export {
+  type FileRangeBody,
+  type Http1Answer,
+  Http1Client,
+  type Http1ClientOptions,
+  type Http1Request,
+} from "./core/http1.ts";
+export { BufferPool } from "./core/buffer_pool.ts";
+export { xmlText } from "./core/xml.ts";
+export { eachLimited } from "./core/concurrency.ts";
 export { FileBackend, type FileOptions } from "./backends/file.ts";
 export { MemoryBackend, type MemoryOptions } from "./backends/memory.ts";

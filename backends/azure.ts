@@ -69,10 +69,14 @@ import {
   type OperationContext,
   type QueryResult,
 } from "../core/backend.ts";
+import { BufferPool } from "../core/buffer_pool.ts";
+import { eachLimited } from "../core/concurrency.ts";
 import { BackendError, errnoCode, ErrorCode, isAbortError } from "../core/errors.ts";
 import { httpError } from "../core/http.ts";
+import { type Http1Answer, Http1Client } from "../core/http1.ts";
 import { optBool, optBytes, optNumber, optString } from "../core/options.ts";
 import type { ParsedUrl } from "../core/url.ts";
+import { xmlText } from "../core/xml.ts";
 
 /** Options for {@linkcode AzureBackend}; every one also has an environment variable or a default. */
 export interface AzureOptions extends BackendOptions {
@@ -161,7 +165,11 @@ export class AzureBackend extends Backend {
   /** Fetch clients replaced by `_retryCleanup` while transfers were running; closed later. */
   #retired: Deno.HttpClient[] = [];
   #transfers = 0;
-  readonly #uploader = new Uploader();
+  readonly #uploader = new Http1Client({
+    idleReuseMs: IDLE_REUSE_MS,
+    maxAnswerBytes: MAX_ANSWER,
+    buffers: new BufferPool(PUT_BUFFER, 64),
+  });
   #containerChecked = false;
   #createDenied = false;
 
@@ -268,7 +276,7 @@ export class AzureBackend extends Backend {
       const piece = Math.max(bs, Math.ceil((total - firstLength) / this.#concurrency));
       const starts: number[] = [0];
       for (let at = firstLength; firstLength > 0 && at < total; at += piece) starts.push(at);
-      await parallel(starts, this.#concurrency, async (at) => {
+      await eachLimited(starts, this.#concurrency, async (at) => {
         if (at === 0) {
           await this.#writeRange(first, localPath, 0, firstLength, ctx, stop.signal);
           return;
@@ -392,7 +400,7 @@ export class AzureBackend extends Backend {
 
   /**
    * Stage `size` bytes from `localPath` in blocks (Put Block), `concurrency`
-   * at a time, each sent from its file range by {@linkcode Uploader}; then
+   * at a time, each sent from its file range by {@linkcode Http1Client}; then
    * commit the block list (Put Block List, with the tier).
    * The blob changes only at the commit. On the first failure (or an abort)
    * the other blocks are cancelled and awaited before this throws.
@@ -417,7 +425,7 @@ export class AzureBackend extends Backend {
     if (ctx?.signal.aborted) onAbort();
     const join = url.includes("?") ? "&" : "?";
     try {
-      await parallel(ids, this.#concurrency, async (id, i) => {
+      await eachLimited(ids, this.#concurrency, async (id, i) => {
         const start = i * blockSize;
         await this.#upload(
           `${url}${join}comp=block&blockid=${encodeURIComponent(id)}`,
@@ -451,7 +459,7 @@ export class AzureBackend extends Backend {
 
   /**
    * PUT `length` bytes of `localPath` from `start` to `url`: through
-   * {@linkcode Uploader}, or, when a proxy is set in the environment (which
+   * {@linkcode Http1Client}, or, when a proxy is set in the environment (which
    * `fetch` honours), with `fetch` and the range read into memory.
    */
   async #upload(
@@ -469,23 +477,22 @@ export class AzureBackend extends Backend {
       ctx?.progress(length);
       return;
     }
-    let answer: RawAnswer;
+    let answer: Http1Answer;
     try {
-      answer = await this.#uploader.put(
-        new URL(url),
-        { "x-ms-version": API_VERSION, ...headers },
-        localPath,
-        start,
-        length,
-        ctx,
-        signal,
-      );
+      answer = await this.#uploader.send({
+        url: new URL(url),
+        method: "PUT",
+        headers: { "x-ms-version": API_VERSION, ...headers },
+        body: { path: localPath, start, length },
+        ...(signal ? { signal } : {}),
+        ...(ctx ? { onProgress: (n: number) => ctx.progress(n) } : {}),
+      });
     } catch (err) {
       throw fetchError(signal?.aborted ? signal.reason : err);
     }
     if (answer.status >= 200 && answer.status < 300) return;
-    const code = answer.headers.get("x-ms-error-code") ?? undefined;
-    const message = xmlText(/<Message>([^<]*)<\/Message>/.exec(answer.text)?.[1] ?? "");
+    const code = answer.headers["x-ms-error-code"];
+    const message = xmlMessage(new TextDecoder().decode(answer.body));
     throw httpError(answer.status, reasonFor(answer.status, code, scrub(message)), answer.headers);
   }
 
@@ -529,7 +536,7 @@ export class AzureBackend extends Backend {
         code: ErrorCode.backend_error,
       });
     }
-    const message = xmlText(/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? "");
+    const message = xmlMessage(text);
     throw httpError(res.status, reasonFor(res.status, code, scrub(message)), res.headers);
   }
 
@@ -605,7 +612,7 @@ export class AzureBackend extends Backend {
         ctx?.progress();
         continue;
       }
-      await parallel(chunk, this.#concurrency, (n) => this._delete(n, ctx));
+      await eachLimited(chunk, this.#concurrency, (n) => this._delete(n, ctx));
       ctx?.progress();
     }
   }
@@ -629,7 +636,7 @@ export class AzureBackend extends Backend {
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
     const out: Record<string, QueryResult> = {};
-    await parallel(names, QUERY_CONCURRENCY, async (n) => {
+    await eachLimited(names, QUERY_CONCURRENCY, async (n) => {
       out[n] = await this._query(n, ctx);
       ctx?.progress();
     });
@@ -761,7 +768,7 @@ export class AzureBackend extends Backend {
       if (res.ok) return text;
       if (res.status === 404) return undefined;
       const code = res.headers.get("x-ms-error-code") ?? undefined;
-      const message = xmlText(/<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? "");
+      const message = xmlMessage(text);
       throw httpError(res.status, reasonFor(res.status, code, scrub(message)), res.headers);
     } catch (err) {
       throw fetchError(err);
@@ -831,7 +838,7 @@ export class AzureBackend extends Backend {
       );
       throw this.#deleteError(err, name);
     }
-    await parallel(unanswered, this.#concurrency, (n) => this._delete(n, ctx));
+    await eachLimited(unanswered, this.#concurrency, (n) => this._delete(n, ctx));
     return true;
   }
 
@@ -1038,14 +1045,14 @@ function blobNames(xml: string): string[] {
   return out;
 }
 
-/** XML character data with its entities resolved. */
-function xmlText(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_all, e: string) => {
-    if (e[0] === "#") {
-      return String.fromCodePoint(e[1] === "x" ? parseInt(e.slice(2), 16) : Number(e.slice(1)));
-    }
-    return { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" }[e as "amp"];
-  });
+/** The `<Message>` of an error answer, decoded (as received when it is not well-formed XML). */
+function xmlMessage(xml: string): string {
+  const raw = /<Message>([^<]*)<\/Message>/.exec(xml)?.[1] ?? "";
+  try {
+    return xmlText(raw);
+  } catch {
+    return raw;
+  }
 }
 
 /** A short reason for an HTTP status and storage error code. */
@@ -1081,36 +1088,6 @@ function fetchError(err: unknown): unknown {
   });
 }
 
-/**
- * Run `fn` over `items`, at most `limit` at a time. The first error wins: it
- * aborts `stop` (so the calls in flight can end early), no new item starts,
- * and it is thrown once all have settled. An abort of `stop` from outside is
- * thrown as its reason.
- */
-async function parallel<T>(
-  items: T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<void>,
-  stop: AbortController = new AbortController(),
-): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failure && !stop.signal.aborted) {
-      const index = next++;
-      try {
-        await fn(items[index]!, index);
-      } catch (err) {
-        failure ??= { err };
-        stop.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.err;
-  if (stop.signal.aborted) throw stop.signal.reason;
-}
-
 /** Fill `buf` from `path` at `offset`; a file that ends early is an error. */
 async function readRange(
   path: string,
@@ -1132,336 +1109,4 @@ async function readRange(
     got += n;
   }
   return buf;
-}
-
-// ---- uploads over raw HTTP/1.1 ----
-
-/** An HTTP answer read by {@linkcode Uploader}: status, headers and the (small) body as text. */
-interface RawAnswer {
-  status: number;
-  headers: Headers;
-  text: string;
-  keepAlive: boolean;
-}
-
-/** Thrown once answer bytes arrived: the request must not be sent again on another connection. */
-class AnswerStarted extends Error {
-  constructor(override readonly cause: unknown) {
-    super("the answer was cut off");
-  }
-}
-
-/**
- * Sends upload requests whose body is a byte range of a local file, over a
- * minimal HTTP/1.1 client on `Deno.connect` (and `Deno.startTls`, which
- * verifies the certificate against Deno's trust store). The range is read
- * into a reused 256 KiB buffer and each piece is written to the socket
- * before the next is read, with progress after each: no garbage per chunk,
- * memory flat whatever the file or block size, and progress continuous on
- * slow links. Deno's `fetch` cannot do this: it sends stream bodies chunked
- * (Azure needs a Content-Length), and with each block as a `Uint8Array`
- * body a put peaked at 275 MiB RSS (default 4 × 8 MiB); the SDK over
- * node:http peaked at 120 MiB, this at 86 MiB. Keep-alive connections are
- * reused.
- */
-class Uploader {
-  readonly #idle = new Map<string, { conn: Deno.Conn; since: number }[]>();
-  readonly #buffers: Uint8Array[] = [];
-
-  /** PUT `length` bytes of `path` from `start` to `url` with `headers`; the answer, whatever its status. */
-  async put(
-    url: URL,
-    headers: Record<string, string>,
-    path: string,
-    start: number,
-    length: number,
-    ctx: OperationContext | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<RawAnswer> {
-    const tls = url.protocol === "https:";
-    const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-    const port = Number(url.port || (tls ? 443 : 80));
-    const where = `${tls ? "s" : ""}${hostname}:${port}`;
-    let head = `PUT ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n` +
-      `content-length: ${length}\r\n`;
-    for (const [k, v] of Object.entries(headers)) {
-      if (/[\r\n]/.test(k + v)) {
-        throw new BackendError("internal: a request header holds a line break", {
-          code: ErrorCode.exception,
-        });
-      }
-      head += `${k}: ${v}\r\n`;
-    }
-    head += "\r\n";
-    // A reused connection the server closed meanwhile fails before any
-    // answer: one more try on a fresh one (the body is read again).
-    for (let attempt = 0;; attempt++) {
-      signal?.throwIfAborted();
-      const reused = attempt === 0 ? this.#takeIdle(where) : undefined;
-      const conn = reused ?? await connect(hostname, port, tls, signal);
-      let answer: RawAnswer;
-      try {
-        answer = await this.#exchange(conn, head, path, start, length, ctx, signal);
-      } catch (err) {
-        closeQuietly(conn);
-        signal?.throwIfAborted();
-        if (reused && !(err instanceof AnswerStarted)) continue;
-        throw err instanceof AnswerStarted ? err.cause : err;
-      }
-      if (answer.keepAlive) {
-        const list = this.#idle.get(where) ?? [];
-        list.push({ conn, since: Date.now() });
-        this.#idle.set(where, list);
-      } else closeQuietly(conn);
-      return answer;
-    }
-  }
-
-  /** Close the idle connections. */
-  closeIdle(): void {
-    for (const list of this.#idle.values()) for (const { conn } of list) closeQuietly(conn);
-    this.#idle.clear();
-  }
-
-  /** An idle connection to `where` that is fresh enough to reuse; older ones are closed. */
-  #takeIdle(where: string): Deno.Conn | undefined {
-    const list = this.#idle.get(where);
-    while (list?.length) {
-      const { conn, since } = list.pop()!;
-      if (Date.now() - since < IDLE_REUSE_MS) return conn;
-      closeQuietly(conn);
-    }
-    return undefined;
-  }
-
-  /**
-   * Send the head, then the file range; read the answer meanwhile, so a
-   * server that refuses early is heard and the rest is not sent. An abort
-   * closes the connection, which ends both.
-   */
-  async #exchange(
-    conn: Deno.Conn,
-    head: string,
-    path: string,
-    start: number,
-    length: number,
-    ctx: OperationContext | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<RawAnswer> {
-    const onAbort = () => closeQuietly(conn);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const reader = new ConnReader(conn);
-    let answered = false;
-    try {
-      const answer = readAnswer(reader).finally(() => answered = true);
-      const sent = (async (): Promise<number> => {
-        await writeAll(conn, new TextEncoder().encode(head));
-        if (length === 0) return 0;
-        using file = await Deno.open(path, { read: true });
-        if (start) await file.seek(start, Deno.SeekMode.Start);
-        const buf = this.#buffers.pop() ?? new Uint8Array(PUT_BUFFER);
-        let left = length;
-        try {
-          while (left > 0 && !answered) {
-            const n = await file.read(buf.subarray(0, Math.min(buf.length, left)));
-            if (n === null) {
-              throw new BackendError("the local file shrank while it was being uploaded", {
-                code: ErrorCode.backend_error,
-              });
-            }
-            await writeAll(conn, buf.subarray(0, n));
-            left -= n;
-            ctx?.progress(n);
-          }
-        } finally {
-          this.#buffers.push(buf);
-        }
-        return left;
-      })();
-      // Keep both promises handled whatever settles first.
-      sent.catch(() => {});
-      answer.catch(() => {});
-      const first = await Promise.race([sent.then(() => "sent" as const), answer]);
-      // An answer before the whole body (an error): the connection cannot be reused.
-      if (first !== "sent") return { ...first, keepAlive: false };
-      const left = await sent;
-      const final = await answer;
-      return left ? { ...final, keepAlive: false } : final;
-    } catch (err) {
-      if (reader.received > 0) throw new AnswerStarted(err);
-      throw err;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-    }
-  }
-}
-
-/** A TCP connection (TLS on top for https), ended by `signal`. */
-async function connect(
-  hostname: string,
-  port: number,
-  tls: boolean,
-  signal: AbortSignal | undefined,
-): Promise<Deno.Conn> {
-  const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
-  // An abort during the TLS handshake closes the socket, which ends it.
-  const onAbort = () => closeQuietly(tcp);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    tcp.setNoDelay(true);
-    signal?.throwIfAborted();
-    return tls ? await Deno.startTls(tcp, { hostname }) : tcp;
-  } catch (err) {
-    closeQuietly(tcp);
-    signal?.throwIfAborted();
-    throw err;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-/** Write all of `bytes`, waiting for the socket to take them. */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/** Read one HTTP/1.1 answer (skipping 1xx interim ones), its body in full. */
-async function readAnswer(reader: ConnReader): Promise<RawAnswer> {
-  while (true) {
-    const m = /^HTTP\/1\.([01]) (\d{3})/.exec(await reader.line());
-    if (!m) {
-      throw new BackendError("the server's answer is not HTTP/1.x", {
-        code: ErrorCode.connection_failed,
-      });
-    }
-    const headers = new Headers();
-    for (let i = 0;; i++) {
-      const line = await reader.line();
-      if (line === "") break;
-      if (i > 200) {
-        throw new BackendError("the server's answer has too many headers", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      const colon = line.indexOf(":");
-      if (colon > 0) {
-        try {
-          headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-        } catch {
-          // a header Headers cannot hold: not one we read
-        }
-      }
-    }
-    const status = Number(m[2]);
-    if (status < 200) continue; // 100 Continue and friends
-    const connection = (headers.get("connection") ?? "").toLowerCase();
-    let keepAlive = m[1] === "1"
-      ? !connection.includes("close")
-      : connection.includes("keep-alive");
-    const parts: Uint8Array[] = [];
-    if (/chunked/i.test(headers.get("transfer-encoding") ?? "")) {
-      let total = 0;
-      while (true) {
-        const size = parseInt((await reader.line()).split(";")[0]!.trim(), 16);
-        if (!Number.isFinite(size) || size < 0 || (total += size) > MAX_ANSWER) {
-          throw new BackendError("the server's answer has a bad chunk", {
-            code: ErrorCode.connection_failed,
-          });
-        }
-        if (size === 0) {
-          while ((await reader.line()) !== ""); // trailers
-          break;
-        }
-        parts.push(await reader.exact(size));
-        await reader.line();
-      }
-    } else if (headers.has("content-length")) {
-      const length = Number(headers.get("content-length"));
-      if (!Number.isSafeInteger(length) || length < 0 || length > MAX_ANSWER) {
-        throw new BackendError("the server's answer has a bad Content-Length", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      parts.push(await reader.exact(length));
-    } else {
-      parts.push(await reader.rest());
-      keepAlive = false;
-    }
-    const decoder = new TextDecoder();
-    const text = parts.map((p) => decoder.decode(p, { stream: true })).join("") + decoder.decode();
-    return { status, headers, text, keepAlive };
-  }
-}
-
-/** Buffered reads from a connection: lines, exact byte counts, or all up to the end. */
-class ConnReader {
-  readonly #conn: Deno.Conn;
-  readonly #chunk = new Uint8Array(16 * 1024);
-  #buf = new Uint8Array(0);
-  /** Bytes received so far. */
-  received = 0;
-
-  constructor(conn: Deno.Conn) {
-    this.#conn = conn;
-  }
-
-  /** One line without its CRLF. */
-  async line(): Promise<string> {
-    while (true) {
-      const at = this.#buf.indexOf(10);
-      if (at >= 0) {
-        const line = new TextDecoder().decode(this.#buf.subarray(0, at)).replace(/\r$/, "");
-        this.#buf = this.#buf.slice(at + 1);
-        return line;
-      }
-      if (this.#buf.length > 64 * 1024) {
-        throw new BackendError("the server's answer has a line that is too long", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      if (!await this.#fill()) throw closedEarly();
-    }
-  }
-
-  /** Exactly `n` bytes. */
-  async exact(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) if (!await this.#fill()) throw closedEarly();
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.slice(n);
-    return out;
-  }
-
-  /** Everything until the server closes (bounded). */
-  async rest(): Promise<Uint8Array> {
-    while (this.#buf.length <= MAX_ANSWER && await this.#fill());
-    const out = this.#buf;
-    this.#buf = new Uint8Array(0);
-    return out;
-  }
-
-  async #fill(): Promise<boolean> {
-    const n = await this.#conn.read(this.#chunk);
-    if (n === null) return false;
-    this.received += n;
-    const next = new Uint8Array(this.#buf.length + n);
-    next.set(this.#buf);
-    next.set(this.#chunk.subarray(0, n), this.#buf.length);
-    this.#buf = next;
-    return true;
-  }
-}
-
-function closedEarly(): BackendError {
-  return new BackendError("the connection closed before the answer ended", {
-    code: ErrorCode.connection_failed,
-  });
 }

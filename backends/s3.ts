@@ -96,11 +96,15 @@ import {
   type OperationContext,
   type QueryResult,
 } from "../core/backend.ts";
+import { BufferPool } from "../core/buffer_pool.ts";
+import { eachLimited } from "../core/concurrency.ts";
 import { BackendError, errnoCode, ErrorCode, reasonOf } from "../core/errors.ts";
 import { codeForHttpStatus } from "../core/http.ts";
+import { Http1Client } from "../core/http1.ts";
 import { optBool, optBytes, optNumber, optString } from "../core/options.ts";
 import { parseRetryAfter } from "../core/retry.ts";
 import type { ParsedUrl } from "../core/url.ts";
+import { xmlText } from "../core/xml.ts";
 
 const MiB = 1024 * 1024;
 /** S3's smallest part (except the last). */
@@ -1126,43 +1130,37 @@ class FileRange {
   ) {}
 }
 
-/** Bytes read from the file and written to the socket at once, from one reused buffer. */
-const SEND_CHUNK = 256 * 1024;
 /** The most an answer to an upload may hold (they are a few headers and a short XML document). */
 const MAX_ANSWER_BYTES = MiB;
 /** How long an idle upload connection is reused (servers close idle keep-alive connections after ~5 s). */
 const IDLE_REUSE_MS = 2000;
 
-/** An idle keep-alive connection. */
-interface IdleConn {
-  conn: Deno.Conn;
-  since: number;
-}
-
-/** An HTTP answer to an upload, read in full. */
-interface RawAnswer {
-  status: number;
-  reason: string;
-  headers: Record<string, string>;
-  body: Uint8Array;
-  keepAlive: boolean;
-}
+/**
+ * Reused 256 KiB file buffers: uploads (through {@linkcode Http1Client}) and
+ * part hashing read through these, so they make no garbage.
+ */
+const buffers = new BufferPool(256 * 1024);
 
 /**
  * The SDK request handler for uploads. A {@linkcode FileRange} body is sent
- * by a minimal HTTP/1.1 client over `Deno.connect` (and `Deno.startTls`,
- * which verifies the certificate against Deno's trust store): the file is
- * read into one reused 256 KiB buffer and each chunk is written to the
- * socket before the next is read, so an upload makes no garbage and memory
- * stays flat however large the file. Deno's `fetch` cannot do this (it sends
- * a stream body chunked, which S3 refuses), and under Deno the SDK's
- * node:http handler buffered ahead and left every chunk to the garbage
- * collector (peak RSS 156–173 MiB for 256 MiB–1 GiB). Every other request
- * (create, complete, abort) goes through {@linkcode fetchHandler}.
+ * by {@linkcode Http1Client}, a minimal HTTP/1.1 client over `Deno.connect`
+ * (and `Deno.startTls`, which verifies the certificate against Deno's trust
+ * store): the file is read into one reused 256 KiB buffer and each chunk is
+ * written to the socket before the next is read, so an upload makes no
+ * garbage and memory stays flat however large the file. Deno's `fetch`
+ * cannot do this (it sends a stream body chunked, which S3 refuses), and
+ * under Deno the SDK's node:http handler buffered ahead and left every chunk
+ * to the garbage collector (peak RSS 156–173 MiB for 256 MiB–1 GiB). Every
+ * other request (create, complete, abort) goes through
+ * {@linkcode fetchHandler}.
  */
 class UploadHandler implements FetchHandler {
   readonly metadata = { handlerProtocol: "http/1.1" };
-  readonly #idle = new Map<string, IdleConn[]>();
+  readonly #client = new Http1Client({
+    idleReuseMs: IDLE_REUSE_MS,
+    maxAnswerBytes: MAX_ANSWER_BYTES,
+    buffers,
+  });
 
   handle(
     request: SignedRequest,
@@ -1180,8 +1178,7 @@ class UploadHandler implements FetchHandler {
 
   /** Close the idle connections (the SDK calls this from `client.destroy()`). */
   destroy(): void {
-    for (const list of this.#idle.values()) for (const { conn } of list) closeQuietly(conn);
-    this.#idle.clear();
+    this.#client.closeIdle();
   }
 
   async #upload(
@@ -1189,316 +1186,35 @@ class UploadHandler implements FetchHandler {
     body: FileRange,
     signal: AbortSignal | undefined,
   ): ReturnType<FetchHandler["handle"]> {
-    const tls = request.protocol === "https:";
-    const hostname = request.hostname.replace(/^\[(.*)\]$/, "$1");
-    const port = request.port ?? (tls ? 443 : 80);
-    const where = `${tls ? "s" : ""}${hostname}:${port}`;
+    const port = request.port ? `:${request.port}` : "";
     const query = request.query ? buildQuery(request.query) : "";
-    let head = `${request.method} ${request.path}${query ? `?${query}` : ""} HTTP/1.1\r\n`;
-    let hasHost = false;
-    for (const [k, v] of Object.entries(request.headers)) {
-      if (/[\r\n]/.test(k + v)) {
-        throw new BackendError("internal: a request header holds a line break", {
-          code: ErrorCode.exception,
-        });
-      }
-      if (k.toLowerCase() === "host") hasHost = true;
-      head += `${k}: ${v}\r\n`;
+    const headers = { ...request.headers };
+    if (!Object.keys(headers).some((k) => k.toLowerCase() === "host")) {
+      headers["host"] = `${request.hostname}${port}`;
     }
-    if (!hasHost) head += `host: ${request.hostname}${request.port ? `:${request.port}` : ""}\r\n`;
-    head += "\r\n";
-    if (signal?.aborted) throw abortError(signal);
-    // A reused connection the server closed meanwhile fails before any answer: one more try
-    // on a fresh connection (the body is re-read from the file).
-    for (let attempt = 0;; attempt++) {
-      const reused = attempt === 0 ? this.#takeIdle(where) : undefined;
-      const conn = reused ?? await connect(hostname, port, tls, signal);
-      let answer: RawAnswer;
-      try {
-        answer = await exchange(conn, head, body, signal);
-      } catch (err) {
-        closeQuietly(conn);
-        if (signal?.aborted) throw abortError(signal);
-        if (reused && !(err instanceof AnswerStarted)) continue;
-        throw err instanceof AnswerStarted ? err.cause : err;
-      }
-      if (answer.keepAlive) {
-        const list = this.#idle.get(where) ?? [];
-        list.push({ conn, since: Date.now() });
-        this.#idle.set(where, list);
-      } else closeQuietly(conn);
-      return {
-        response: {
-          statusCode: answer.status,
-          reason: answer.reason,
-          headers: answer.headers,
-          body: answer.body,
-        },
-      };
-    }
-  }
-
-  /** An idle connection to `where` that is fresh enough to reuse; older ones are closed. */
-  #takeIdle(where: string): Deno.Conn | undefined {
-    const list = this.#idle.get(where);
-    while (list?.length) {
-      const { conn, since } = list.pop()!;
-      if (Date.now() - since < IDLE_REUSE_MS) return conn;
-      closeQuietly(conn);
-    }
-    return undefined;
+    const answer = await this.#client.send({
+      url: new URL(`${request.protocol}//${bracketed(request.hostname)}${port}/`),
+      target: `${request.path}${query ? `?${query}` : ""}`,
+      method: request.method,
+      headers,
+      body: { path: body.path, start: body.start, length: body.length },
+      ...(signal ? { signal } : {}),
+      ...(body.ctx ? { onProgress: (n: number) => body.ctx!.progress(n) } : {}),
+    });
+    return {
+      response: {
+        statusCode: answer.status,
+        reason: answer.reason,
+        headers: answer.headers,
+        body: answer.body,
+      },
+    };
   }
 }
 
-/** Thrown by {@linkcode exchange} once answer bytes arrived: the request must not be sent again. */
-class AnswerStarted extends Error {
-  constructor(override readonly cause: unknown) {
-    super("the answer was cut off");
-  }
-}
-
-/** A TCP connection to the store (TLS on top for https), ended by `signal`. */
-async function connect(
-  hostname: string,
-  port: number,
-  tls: boolean,
-  signal: AbortSignal | undefined,
-): Promise<Deno.Conn> {
-  signal?.throwIfAborted();
-  const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
-  // An abort during the TLS handshake closes the socket, which ends it.
-  const onAbort = () => closeQuietly(tcp);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  try {
-    tcp.setNoDelay(true);
-    if (signal?.aborted) throw abortError(signal);
-    return tls ? await Deno.startTls(tcp, { hostname }) : tcp;
-  } catch (err) {
-    closeQuietly(tcp);
-    throw signal?.aborted ? abortError(signal) : err;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-/**
- * Send one request (head, then the file range from a reused buffer) and
- * read its answer. The answer is read while the body is still going: a
- * server that refuses early (an error status) is heard, and the rest of the
- * body is not sent. An abort closes the connection, which ends both.
- */
-async function exchange(
-  conn: Deno.Conn,
-  head: string,
-  body: FileRange,
-  signal: AbortSignal | undefined,
-): Promise<RawAnswer> {
-  const onAbort = () => closeQuietly(conn);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  let answered = false;
-  const reader = new ConnReader(conn);
-  try {
-    const answer = readAnswer(reader).finally(() => answered = true);
-    const sent = (async () => {
-      await writeAll(conn, new TextEncoder().encode(head));
-      if (body.length === 0) return;
-      using file = await Deno.open(body.path);
-      await file.seek(body.start, Deno.SeekMode.Start);
-      const buf = takeBuffer();
-      let left = body.length;
-      try {
-        while (left > 0 && !answered) {
-          const n = await file.read(buf.subarray(0, Math.min(buf.length, left)));
-          if (n === null) {
-            throw new BackendError("the local file shrank while it was being uploaded", {
-              code: ErrorCode.backend_error,
-            });
-          }
-          await writeAll(conn, buf.subarray(0, n));
-          left -= n;
-          body.ctx?.progress(n);
-        }
-      } finally {
-        giveBuffer(buf);
-      }
-      return left;
-    })();
-    // Keep both promises handled whatever settles first.
-    sent.catch(() => {});
-    answer.catch(() => {});
-    const first = await Promise.race([sent.then(() => "sent" as const), answer]);
-    if (first !== "sent") {
-      // An answer before the whole body (an error): the connection cannot be reused.
-      return { ...first, keepAlive: false };
-    }
-    const left = await sent;
-    const final = await answer;
-    return left ? { ...final, keepAlive: false } : final;
-  } catch (err) {
-    if (reader.received > 0) throw new AnswerStarted(err);
-    throw err;
-  } finally {
-    signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-/** Write all of `bytes`, waiting for the socket to take them (backpressure). */
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/** Read one HTTP/1.1 answer (skipping 1xx interim answers), its body in full. */
-async function readAnswer(reader: ConnReader): Promise<RawAnswer> {
-  while (true) {
-    const statusLine = await reader.line();
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(statusLine);
-    if (!m) {
-      throw new BackendError("the store's answer is not HTTP/1.x", {
-        code: ErrorCode.connection_failed,
-      });
-    }
-    const headers: Record<string, string> = {};
-    for (let i = 0;; i++) {
-      const line = await reader.line();
-      if (line === "") break;
-      if (i > 200) {
-        throw new BackendError("the store's answer has too many headers", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      const k = line.slice(0, colon).trim().toLowerCase();
-      const v = line.slice(colon + 1).trim();
-      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
-    }
-    const status = Number(m[2]);
-    if (status >= 100 && status < 200) continue; // 100 Continue and friends
-    const connection = (headers["connection"] ?? "").toLowerCase();
-    let keepAlive = m[1] === "1"
-      ? !connection.includes("close")
-      : connection.includes("keep-alive");
-    let body: Uint8Array;
-    if (/chunked/i.test(headers["transfer-encoding"] ?? "")) {
-      const parts: Uint8Array[] = [];
-      let total = 0;
-      while (true) {
-        const size = parseInt((await reader.line()).split(";")[0]!.trim(), 16);
-        if (!Number.isFinite(size) || size < 0 || total + size > MAX_ANSWER_BYTES) {
-          throw new BackendError("the store's answer has a bad chunk", {
-            code: ErrorCode.connection_failed,
-          });
-        }
-        if (size === 0) {
-          while ((await reader.line()) !== ""); // trailers
-          break;
-        }
-        parts.push(await reader.exact(size));
-        total += size;
-        await reader.line();
-      }
-      body = concat(parts, total);
-    } else if (headers["content-length"] !== undefined) {
-      const length = Number(headers["content-length"]);
-      if (!Number.isSafeInteger(length) || length < 0 || length > MAX_ANSWER_BYTES) {
-        throw new BackendError("the store's answer has a bad Content-Length", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      body = await reader.exact(length);
-    } else {
-      body = await reader.rest(MAX_ANSWER_BYTES);
-      keepAlive = false;
-    }
-    return { status, reason: m[3] ?? "", headers, body, keepAlive };
-  }
-}
-
-/** Buffered reads from a connection: lines, exact byte counts, or everything up to the end. */
-class ConnReader {
-  #buf = new Uint8Array(0);
-  #eof = false;
-  /** Bytes received so far. */
-  received = 0;
-  constructor(readonly conn: Deno.Conn) {}
-
-  async #more(): Promise<void> {
-    if (this.#eof) {
-      throw new BackendError("the store closed the connection before it answered", {
-        code: ErrorCode.connection_failed,
-      });
-    }
-    const chunk = new Uint8Array(16 * 1024);
-    const n = await this.conn.read(chunk);
-    if (n === null) {
-      this.#eof = true;
-      return;
-    }
-    this.received += n;
-    this.#buf = concat([this.#buf, chunk.subarray(0, n)], this.#buf.length + n);
-  }
-
-  async line(): Promise<string> {
-    while (true) {
-      const at = this.#buf.indexOf(10);
-      if (at !== -1) {
-        const end = at > 0 && this.#buf[at - 1] === 13 ? at - 1 : at;
-        const text = new TextDecoder().decode(this.#buf.subarray(0, end));
-        this.#buf = this.#buf.subarray(at + 1);
-        return text;
-      }
-      if (this.#buf.length > 64 * 1024) {
-        throw new BackendError("the store's answer has an overlong line", {
-          code: ErrorCode.connection_failed,
-        });
-      }
-      await this.#more();
-    }
-  }
-
-  async exact(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) await this.#more();
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
-  }
-
-  async rest(max: number): Promise<Uint8Array> {
-    while (!this.#eof && this.#buf.length <= max) await this.#more();
-    const out = this.#buf.slice(0, max);
-    this.#buf = new Uint8Array(0);
-    return out;
-  }
-}
-
-/** The bytes of `parts` (together `total` long) in one array. */
-function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-/** Close a connection that may be closed already. */
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
-}
-
-/** An AbortError for `signal`, which the error mapping turns into code "cancelled". */
-function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  if (reason instanceof Error && reason.name === "AbortError") return reason;
-  const err = new Error("cancelled", { cause: reason });
-  err.name = "AbortError";
-  return err;
+/** A host name for a URL: an IPv6 address in brackets. */
+function bracketed(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
 }
 
 /** What stowage needs from one ListObjectsV2 answer. */
@@ -1521,15 +1237,6 @@ const XML_TRUNCATED = new RegExp(String.raw`<IsTruncated>(${XML_TEXT})</IsTrunca
 const XML_TOKEN = new RegExp(
   String.raw`<NextContinuationToken>(${XML_TEXT})</NextContinuationToken>`,
 );
-const XML_REFERENCE = /<!\[CDATA\[([\s\S]*?)\]\]>|&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z]+);|[&<]/g;
-const XML_ENTITIES: Readonly<Record<string, string>> = {
-  amp: "&",
-  lt: "<",
-  gt: ">",
-  quot: '"',
-  apos: "'",
-};
-
 /**
  * Parse a ListObjectsV2 answer: the Key of every Contents element,
  * IsTruncated and NextContinuationToken. Only these leaf elements are read
@@ -1550,32 +1257,6 @@ function parseListPage(xml: string): ListPage {
   };
 }
 
-/**
- * Decode XML text content: `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`, decimal
- * and hexadecimal character references (`&#13;`, `&#x1F600;`), and CDATA
- * sections; anything else is kept as it is, white space included.
- */
-function xmlText(raw: string): string {
-  if (raw.indexOf("&") === -1 && raw.indexOf("<") === -1) return raw;
-  return raw.replace(XML_REFERENCE, (all, cdata: string | undefined, ref: string | undefined) => {
-    if (cdata !== undefined) return cdata;
-    if (ref !== undefined) {
-      if (ref[0] !== "#") {
-        const text = XML_ENTITIES[ref];
-        if (text !== undefined) return text;
-      } else {
-        const code = ref[1] === "x" ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-        if (code > 0 && code <= 0x10ffff && !(code >= 0xd800 && code <= 0xdfff)) {
-          return String.fromCodePoint(code);
-        }
-      }
-    }
-    throw new BackendError(`the store's listing holds malformed XML text near "${all}"`, {
-      code: ErrorCode.backend_code_error,
-    });
-  });
-}
-
 /** The base64 MD5 of `length` bytes of a file from `start`, read 256 KiB at a time. */
 async function md5OfRange(
   path: string,
@@ -1588,7 +1269,7 @@ async function md5OfRange(
   if (length > 0) {
     using file = await Deno.open(path);
     await file.seek(start, Deno.SeekMode.Start);
-    const buf = takeBuffer();
+    const buf = buffers.take();
     let left = length;
     try {
       while (left > 0) {
@@ -1605,51 +1286,10 @@ async function md5OfRange(
         ctx?.progress();
       }
     } finally {
-      giveBuffer(buf);
+      buffers.give(buf);
     }
   }
   return hash.digest("base64");
-}
-
-/** Reused 256 KiB file buffers: uploads read through these, so they make no garbage. */
-const bufferPool: Uint8Array[] = [];
-
-/** A buffer from the pool, or a new one. */
-function takeBuffer(): Uint8Array {
-  return bufferPool.pop() ?? new Uint8Array(SEND_CHUNK);
-}
-
-/** Give a buffer back (the pool keeps at most 16: 4 MiB). */
-function giveBuffer(buf: Uint8Array): void {
-  if (bufferPool.length < 16) bufferPool.push(buf);
-}
-
-/**
- * Run `fn` over `items`, at most `limit` at once; the first failure stops
- * new work (and aborts `stop`, so running calls end early) and is thrown.
- */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-  stop: AbortController = new AbortController(),
-): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  const worker = async () => {
-    while (!failure && !stop.signal.aborted && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        if (!failure) failure = { err };
-        stop.abort();
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure) throw failure.err;
-  if (stop.signal.aborted) throw stop.signal.reason;
 }
 
 /** A credentials provider for `gs://` without keys: a clear code-51 error, not AWS keys sent to Google. */

@@ -1,0 +1,51 @@
+/**
+ * Bounded concurrency: run an async function over a list with at most a
+ * given number of calls in flight, stopping at the first failure.
+ *
+ * @example
+ * ```ts
+ * import { eachLimited } from "./concurrency.ts";
+ *
+ * await eachLimited(["a", "b", "c"], 2, async (name, index) => {
+ *   console.log(index, name);
+ * });
+ * ```
+ *
+ * @module
+ */
+
+/**
+ * Run `fn` over `items`, at most `limit` at a time. The first error wins: it
+ * aborts `stop` (so the calls in flight can end early), no new item starts,
+ * and it is thrown once all have settled. An abort of `stop` from outside is
+ * thrown as its reason.
+ *
+ * @param items The items, taken in order.
+ * @param limit The most calls in flight at once (at least 1 is used).
+ * @param fn Called with each item and its index.
+ * @param stop Aborted at the first failure; abort it to stop early.
+ */
+export async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+  stop: AbortController = new AbortController(),
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !failure && !stop.signal.aborted) {
+      const index = next++;
+      try {
+        await fn(items[index]!, index);
+      } catch (err) {
+        failure ??= { err };
+        stop.abort();
+      }
+    }
+  };
+  const workers = Math.min(Math.max(1, limit), items.length);
+  await Promise.all(Array.from({ length: workers }, worker));
+  if (failure) throw failure.err;
+  if (stop.signal.aborted) throw stop.signal.reason;
+}
