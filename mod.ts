@@ -87,5 +87,6 @@ export {
 export { BufferPool } from "./core/buffer_pool.ts";
 export { xmlText } from "./core/xml.ts";
 export { eachLimited } from "./core/concurrency.ts";
+export { type WriteStreamOptions, writeStreamToFile } from "./core/stream_file.ts";
 export { FileBackend, type FileOptions } from "./backends/file.ts";
 export { MemoryBackend, type MemoryOptions } from "./backends/memory.ts";

@@ -72,6 +72,7 @@ import {
 import { BufferPool } from "../core/buffer_pool.ts";
 import { eachLimited } from "../core/concurrency.ts";
 import { BackendError, errnoCode, ErrorCode, isAbortError } from "../core/errors.ts";
+import { writeStreamToFile } from "../core/stream_file.ts";
 import { httpError } from "../core/http.ts";
 import { type Http1Answer, Http1Client } from "../core/http1.ts";
 import { optBool, optBytes, optNumber, optString } from "../core/options.ts";
@@ -311,48 +312,16 @@ export class AzureBackend extends Backend {
     signal: AbortSignal,
   ): Promise<void> {
     const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-    // A BYOB reader fills one reused buffer: no garbage per chunk.
-    let byob: ReadableStreamBYOBReader | undefined;
-    let plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
     try {
-      byob = body.getReader({ mode: "byob" });
-    } catch {
-      plain = body.getReader();
-    }
-    const reader = byob ?? plain!;
-    const onAbort = () => reader.cancel(signal.reason).catch(() => {});
-    signal.addEventListener("abort", onAbort, { once: true });
-    let file: Deno.FsFile | undefined;
-    let buf = new ArrayBuffer(GET_BUFFER);
-    let bytes = 0;
-    let finished = false;
-    try {
-      signal.throwIfAborted();
-      file = await Deno.open(localPath, { write: true });
-      if (offset) await file.seek(offset, Deno.SeekMode.Start);
-      while (true) {
-        const { value, done } = byob ? await byob.read(new Uint8Array(buf)) : await plain!.read();
-        signal.throwIfAborted();
-        if (done || !value) break;
-        let off = 0;
-        while (off < value.length) off += await file.write(value.subarray(off));
-        bytes += value.length;
-        ctx?.progress(value.length);
-        if (byob) buf = value.buffer as ArrayBuffer;
-      }
-      finished = true;
+      await writeStreamToFile(body, localPath, {
+        offset,
+        length,
+        signal,
+        bufferSize: GET_BUFFER,
+        ...(ctx ? { progress: (n: number) => ctx.progress(n) } : {}),
+      });
     } catch (err) {
       throw fetchError(signal.aborted ? signal.reason : err);
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      if (!finished) await reader.cancel().catch(() => {});
-      reader.releaseLock();
-      file?.close();
-    }
-    if (bytes !== length) {
-      throw new BackendError(`the download ended after ${bytes} of ${length} bytes`, {
-        code: ErrorCode.connection_failed,
-      });
     }
   }
 

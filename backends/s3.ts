@@ -99,6 +99,7 @@ import {
 import { BufferPool } from "../core/buffer_pool.ts";
 import { eachLimited } from "../core/concurrency.ts";
 import { BackendError, errnoCode, ErrorCode, reasonOf } from "../core/errors.ts";
+import { writeStreamToFile } from "../core/stream_file.ts";
 import { codeForHttpStatus } from "../core/http.ts";
 import { Http1Client } from "../core/http1.ts";
 import { optBool, optBytes, optNumber, optString } from "../core/options.ts";
@@ -744,48 +745,12 @@ export class S3Backend extends Backend {
     signal: AbortSignal,
   ): Promise<void> {
     if (!body) throw new BackendError("the server sent no body", { code: ErrorCode.backend_error });
-    let bytes = 0;
-    const stream = body.transformToWebStream();
-    const file = await Deno.open(localPath, { write: true });
-    // A BYOB reader fills one reused buffer (no garbage per chunk, so memory stays low);
-    // a stream that is not a byte stream falls back to a plain reader.
-    let byob: ReadableStreamBYOBReader | undefined;
-    let plain: ReadableStreamDefaultReader<Uint8Array> | undefined;
-    try {
-      byob = stream.getReader({ mode: "byob" });
-    } catch {
-      plain = stream.getReader();
-    }
-    let buf = new ArrayBuffer(256 * 1024);
-    let finished = false;
-    const onAbort = () => (byob ?? plain)?.cancel(signal.reason).catch(() => {});
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      signal.throwIfAborted();
-      if (offset) await file.seek(offset, Deno.SeekMode.Start);
-      while (true) {
-        const { value, done } = byob ? await byob.read(new Uint8Array(buf)) : await plain!.read();
-        signal.throwIfAborted();
-        if (done || !value) break;
-        let off = 0;
-        while (off < value.length) off += await file.write(value.subarray(off));
-        bytes += value.length;
-        ctx?.progress(value.length);
-        if (byob) buf = value.buffer as ArrayBuffer;
-      }
-      finished = true;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      const reader = byob ?? plain!;
-      if (!finished) await reader.cancel().catch(() => {});
-      reader.releaseLock();
-      file.close();
-    }
-    if (bytes !== length) {
-      throw new BackendError(`the download ended after ${bytes} of ${length} bytes`, {
-        code: ErrorCode.connection_failed,
-      });
-    }
+    await writeStreamToFile(body.transformToWebStream(), localPath, {
+      offset,
+      length,
+      signal,
+      ...(ctx ? { progress: (n: number) => ctx.progress(n) } : {}),
+    });
   }
 
   async #putSingle(

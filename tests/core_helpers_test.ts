@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BackendError, BufferPool, eachLimited, xmlText } from "../mod.ts";
+import { BackendError, BufferPool, eachLimited, writeStreamToFile, xmlText } from "../mod.ts";
 
 Deno.test("xmlText decodes named entities, character references and CDATA", () => {
   assert.equal(xmlText("plain name"), "plain name");
@@ -50,4 +50,33 @@ Deno.test("BufferPool hands back released buffers instead of allocating", () => 
   assert.equal(a.length, 1024);
   pool.give(a);
   assert.equal(pool.take(), a);
+});
+
+Deno.test("writeStreamToFile writes at an offset and refuses a short body with code 38", async () => {
+  const path = await Deno.makeTempFile();
+  await Deno.writeTextFile(path, "xxxxxxxxxx");
+  const seen: number[] = [];
+  const n = await writeStreamToFile(new Response("hello").body!, path, {
+    offset: 3,
+    length: 5,
+    progress: (b) => seen.push(b),
+  });
+  assert.equal(n, 5);
+  assert.equal(await Deno.readTextFile(path), "xxxhelloxx");
+  assert.equal(seen.reduce((a, b) => a + b, 0), 5);
+  const err = await writeStreamToFile(new Response("abc").body!, path, { length: 10 }).catch((e) =>
+    e
+  );
+  assert.ok(err instanceof BackendError);
+  assert.equal(err.code, 38);
+  await Deno.remove(path);
+});
+
+Deno.test("writeStreamToFile stops when the signal aborts", async () => {
+  const path = await Deno.makeTempFile();
+  const ac = new AbortController();
+  ac.abort(new Error("stop"));
+  const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(8)) });
+  await assert.rejects(writeStreamToFile(body, path, { signal: ac.signal }), /stop/);
+  await Deno.remove(path);
 });
