@@ -5,10 +5,14 @@
  *
  * `webdav://user:pass@host:port/path/` talks to `http://host:port/path/`
  * with Basic auth (the password comes from the URL, else `FTP_PASSWORD`).
- * The HTTP is written here on `node:http`/`node:https`: one keep-alive agent
- * reuses connections across calls, request and response bodies stream from
- * and to disk (memory stays flat with file size), and TLS certificates are
- * verified unless the `insecureSkipVerify` option says otherwise.
+ * Uploads go through the shared {@linkcode Http1Client} (Deno sockets, the
+ * body streamed from the file through one reused buffer with
+ * `Content-Length`); gets through Deno's `fetch`; the other requests (and
+ * every request with `insecureSkipVerify`, which Deno's TLS cannot do) on
+ * `node:http`/`node:https`. Connections are kept alive and reused across
+ * calls, bodies stream from and to disk (memory stays flat with file size),
+ * and TLS certificates are verified unless the `insecureSkipVerify` option
+ * says otherwise.
  *
  * - A put goes to a hidden temporary name in the folder (`PUT`, the body
  *   streamed from the file with `Content-Length`), then `MOVE`s onto the
@@ -51,7 +55,9 @@ import {
   type QueryResult,
 } from "../core/backend.ts";
 import { BackendError, ErrorCode, isAbortError } from "../core/errors.ts";
+import { BufferPool } from "../core/buffer_pool.ts";
 import { httpError } from "../core/http.ts";
+import { type Http1Answer, Http1Client } from "../core/http1.ts";
 import { tempName } from "../core/names.ts";
 import { optBool, optBytes, optNumber, optString } from "../core/options.ts";
 import { resolvePassword } from "../core/password.ts";
@@ -61,7 +67,7 @@ import type { ParsedUrl } from "../core/url.ts";
 export interface WebdavOptions extends BackendOptions {
   /**
    * A PEM file with the certificate authorities to trust for `webdavs://`
-   * (instead of the system's); default: the system's trust store.
+   * (in addition to the system's); default: the system's trust store only.
    */
   caFile?: string;
   /**
@@ -97,6 +103,15 @@ interface DavEntry {
 
 /** What a request sends. */
 type Body = string | { file: string; size: number };
+
+/** What the redirect loop needs of an answer: `node:http`'s, or one from {@linkcode Http1Client}. */
+interface Reply {
+  statusCode?: number | undefined;
+  statusMessage?: string | undefined;
+  headers: Record<string, string | string[] | undefined>;
+  /** Drain the body (nothing to do when it was read whole). */
+  resume(): unknown;
+}
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 const PROPFIND_BODY = '<?xml version="1.0" encoding="utf-8"?>\n' +
@@ -153,6 +168,7 @@ export class WebdavBackend extends Backend {
   readonly #bufferSize: number;
   #agents: { http?: http.Agent; https?: https.Agent } = {};
   #client: Deno.HttpClient | undefined;
+  #uploads: Http1Client | undefined;
   #ca: string | undefined;
   #folderReady = false;
 
@@ -340,12 +356,18 @@ export class WebdavBackend extends Backend {
     remote: string,
     ctx?: OperationContext,
   ): Promise<void> {
+    const body = { file: localPath, size };
     for (let attempt = 0; attempt < 2; attempt++) {
-      const res = await this.#request("PUT", this.#folder + encodeSegment(remote), {
-        headers: { "Content-Type": "application/octet-stream" },
-        body: { file: localPath, size },
-        ctx,
-      });
+      const opts = { headers: { "Content-Type": "application/octet-stream" }, ctx };
+      // Each hop of a redirect sends the body again from the file.
+      const res = await this.#follow(
+        this.#folder + encodeSegment(remote),
+        opts,
+        (target, headers) =>
+          this.#insecure
+            ? this.#send("PUT", target, headers, body, ctx)
+            : this.#putFile(target, headers, body, ctx),
+      );
       const s = res.statusCode ?? 0;
       if (isSuccess(s)) {
         res.resume();
@@ -427,10 +449,11 @@ export class WebdavBackend extends Backend {
   }
 
   /**
-   * Send a request to `path` on the server and follow redirects; resolves
-   * with the final response, whose body the caller reads or drains.
+   * Send a request to `path` on the server with `node:http` and follow
+   * redirects; resolves with the final response, whose body the caller reads
+   * or drains.
    */
-  async #request(
+  #request(
     method: string,
     path: string,
     opts: {
@@ -440,6 +463,22 @@ export class WebdavBackend extends Backend {
       ctx?: OperationContext;
     },
   ): Promise<http.IncomingMessage> {
+    return this.#follow(
+      path,
+      opts,
+      (target, headers) => this.#send(method, target, headers, opts.body, opts.ctx),
+    );
+  }
+
+  /**
+   * Send a request to `path` with `send` (given the URL and the request's
+   * own headers) and follow redirects; resolves with the final answer.
+   */
+  async #follow<R extends Reply>(
+    path: string,
+    opts: { headers?: Record<string, string>; destination?: string },
+    send: (target: URL, headers: Record<string, string>) => Promise<R>,
+  ): Promise<R> {
     const folderAtStart = this.#folder;
     const suffix = path.startsWith(folderAtStart) ? path.slice(folderAtStart.length) : undefined;
     let target = new URL(`${this.#protocol}//${this.#host}${path}`);
@@ -453,9 +492,9 @@ export class WebdavBackend extends Backend {
           encodeSegment(opts.destination)
         }`;
       }
-      let res: http.IncomingMessage;
+      let res: R;
       try {
-        res = await this.#send(method, target, headers, opts.body, opts.ctx);
+        res = await send(target, headers);
       } catch (err) {
         // A kept-alive socket the server closed meanwhile: try once more on a new one.
         if (staleRetry && (err as { staleSocket?: boolean }).staleSocket) {
@@ -466,8 +505,8 @@ export class WebdavBackend extends Backend {
         throw err;
       }
       const status = res.statusCode ?? 0;
-      const location = res.headers.location;
-      if (!REDIRECTS.has(status) || !location) return res;
+      const location = res.headers["location"];
+      if (!REDIRECTS.has(status) || typeof location !== "string" || !location) return res;
       res.resume();
       if (hop >= this.#maxRedirects) {
         throw new BackendError(`too many redirects (more than ${this.#maxRedirects})`, {
@@ -517,10 +556,7 @@ export class WebdavBackend extends Backend {
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const secure = target.protocol === "https:";
     const hostname = target.hostname.replace(/^\[|\]$/g, "");
-    const headers: Record<string, string> = { ...this.#headers, ...extra };
-    if (this.#auth && hostname === this.#authHost && !hasHeader(this.#headers, "authorization")) {
-      headers["Authorization"] = this.#auth;
-    }
+    const headers = this.#headersFor(target, extra);
     const size = body === undefined
       ? 0
       : typeof body === "string"
@@ -635,6 +671,56 @@ export class WebdavBackend extends Backend {
     });
   }
 
+  /** The headers sent to `target`: the extra ones, then the request's own, then credentials (its own host only). */
+  #headersFor(target: URL, extra: Record<string, string>): Record<string, string> {
+    const hostname = target.hostname.replace(/^\[|\]$/g, "");
+    const headers: Record<string, string> = { ...this.#headers, ...extra };
+    if (this.#auth && hostname === this.#authHost && !hasHeader(this.#headers, "authorization")) {
+      headers["Authorization"] = this.#auth;
+    }
+    return headers;
+  }
+
+  /**
+   * PUT the file to `target` through {@linkcode Http1Client} (Deno sockets,
+   * one reused buffer, `Content-Length`); resolves with the answer, read whole.
+   */
+  async #putFile(
+    target: URL,
+    extra: Record<string, string>,
+    body: { file: string; size: number },
+    ctx: OperationContext | undefined,
+  ): Promise<Reply> {
+    let answer: Http1Answer;
+    try {
+      answer = await this.#uploader().send({
+        url: target,
+        method: "PUT",
+        headers: this.#headersFor(target, extra),
+        body: { path: body.file, start: 0, length: body.size },
+        ...(ctx ? { signal: ctx.signal, onProgress: (n: number) => ctx.progress(n) } : {}),
+      });
+    } catch (err) {
+      if (err instanceof BackendError && !ctx?.signal.aborted) throw err;
+      throw fetchError(err, ctx);
+    }
+    return {
+      statusCode: answer.status,
+      statusMessage: answer.reason,
+      headers: answer.headers,
+      resume: () => {},
+    };
+  }
+
+  #uploader(): Http1Client {
+    if (this.#uploads) return this.#uploads;
+    this.#loadCa();
+    return this.#uploads = new Http1Client({
+      buffers: new BufferPool(this.#bufferSize, 4),
+      ...(this.#ca !== undefined ? { caCerts: [this.#ca] } : {}),
+    });
+  }
+
   #httpAgent(): http.Agent {
     return this.#agents.http ??= new http.Agent({ keepAlive: true, scheduling: "lifo" });
   }
@@ -656,6 +742,7 @@ export class WebdavBackend extends Backend {
     this.#agents = {};
     this.#client?.close();
     this.#client = undefined;
+    this.#uploads?.closeIdle();
   }
 
   /**
@@ -871,7 +958,7 @@ function parseHeaders(value: unknown): Record<string, string> {
 }
 
 /** An error for an unexpected answer, with the code for its status and any Retry-After. */
-function failure(res: http.IncomingMessage, method: string): Promise<BackendError> {
+function failure(res: Reply, method: string): Promise<BackendError> {
   res.resume();
   const status = res.statusCode ?? 0;
   const text = res.statusMessage ? `${status} ${res.statusMessage}` : String(status);

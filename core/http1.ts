@@ -94,6 +94,8 @@ export interface Http1ClientOptions {
   maxAnswerBytes?: number;
   /** The buffers bodies are read through; default a pool of 256 KiB buffers. */
   buffers?: BufferPool;
+  /** PEM certificate authorities trusted for `https:` in addition to Deno's trust store; default none. */
+  caCerts?: string[];
 }
 
 /** Bytes read from a file and written to the socket at once, by default. */
@@ -136,6 +138,7 @@ export class Http1Client {
   readonly #idleReuseMs: number;
   readonly #maxAnswer: number;
   readonly #buffers: BufferPool;
+  readonly #caCerts: string[] | undefined;
 
   /**
    * A client with no connection yet (it connects on the first request).
@@ -146,6 +149,7 @@ export class Http1Client {
     this.#idleReuseMs = options.idleReuseMs ?? 2000;
     this.#maxAnswer = options.maxAnswerBytes ?? 1024 * 1024;
     this.#buffers = options.buffers ?? new BufferPool(SEND_CHUNK);
+    this.#caCerts = options.caCerts;
   }
 
   /**
@@ -186,7 +190,7 @@ export class Http1Client {
     for (let attempt = 0;; attempt++) {
       if (signal?.aborted) throw abortError(signal);
       const reused = attempt === 0 ? this.#takeIdle(where) : undefined;
-      const conn = reused ?? await connect(hostname, port, tls, signal);
+      const conn = reused ?? await connect(hostname, port, tls, signal, this.#caCerts);
       let answer: RawAnswer;
       try {
         answer = await this.#exchange(conn, head, body, request);
@@ -293,12 +297,13 @@ export class Http1Client {
   }
 }
 
-/** A TCP connection (TLS on top when `tls`), ended by `signal`. */
+/** A TCP connection (TLS on top when `tls`, trusting `caCerts` when given), ended by `signal`. */
 async function connect(
   hostname: string,
   port: number,
   tls: boolean,
   signal: AbortSignal | undefined,
+  caCerts: string[] | undefined,
 ): Promise<Deno.Conn> {
   if (signal?.aborted) throw abortError(signal);
   const tcp = await Deno.connect({ hostname, port, ...(signal ? { signal } : {}) });
@@ -308,7 +313,7 @@ async function connect(
   try {
     tcp.setNoDelay(true);
     if (signal?.aborted) throw abortError(signal);
-    return tls ? await Deno.startTls(tcp, { hostname }) : tcp;
+    return tls ? await Deno.startTls(tcp, { hostname, ...(caCerts ? { caCerts } : {}) }) : tcp;
   } catch (err) {
     closeQuietly(tcp);
     throw signal?.aborted ? abortError(signal) : err;
