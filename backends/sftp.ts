@@ -608,15 +608,7 @@ export class SftpBackend extends Backend {
     const closedPromise = new Promise<void>((r) => closedResolve = r);
     let session: Session | undefined;
     const gone = () => {
-      if (!session || session.closed) return;
-      session.closed = true;
-      const err = new BackendError(`the connection to ${where} was lost`, {
-        code: ErrorCode.connection_failed,
-      });
-      session.lostError = err;
-      const watchers = [...session.watchers];
-      session.watchers.clear();
-      for (const w of watchers) w(err);
+      if (session) markLost(session, where);
     };
     const cfg: ConnectConfig = {
       host: t.host,
@@ -1016,15 +1008,7 @@ export class SftpBackend extends Backend {
     const where = `${url.hostname}${url.port ? `:${url.port}` : ""}`;
     let session: Session | undefined;
     const gone = () => {
-      if (!session || session.closed) return;
-      session.closed = true;
-      const err = new BackendError(`the connection to ${where} was lost`, {
-        code: ErrorCode.connection_failed,
-      });
-      session.lostError = err;
-      const watchers = [...session.watchers];
-      session.watchers.clear();
-      for (const w of watchers) w(err);
+      if (session) markLost(session, where);
     };
     const status = child.status;
     const closedPromise = (async () => {
@@ -2119,4 +2103,17 @@ function keyType(blob: Buffer): string {
   if (blob.length < 4) return "unknown";
   const len = blob.readUInt32BE(0);
   return blob.subarray(4, 4 + Math.min(len, 64)).toString("latin1");
+}
+
+/** Mark a session lost (once): fail every request and transfer waiting on it with code 38. */
+function markLost(session: Session, where: string): void {
+  if (session.closed) return;
+  session.closed = true;
+  const err = new BackendError(`the connection to ${where} was lost`, {
+    code: ErrorCode.connection_failed,
+  });
+  session.lostError = err;
+  const watchers = [...session.watchers];
+  session.watchers.clear();
+  for (const w of watchers) w(err);
 }
