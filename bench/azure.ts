@@ -25,6 +25,7 @@ import {
 } from "@azure/storage-blob";
 import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from "../tests/servers/azurite.ts";
+import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
 const sizeMiB = Number(Deno.args[0] ?? 256);
 const rounds = Number(Deno.args[1] ?? 3);
@@ -37,6 +38,7 @@ const dir = await Deno.makeTempDir({
   prefix: "stowage-bench-azure-",
   ...(shm ? { dir: "/dev/shm" } : {}),
 });
+if (!await ensureNpmServers()) throw new Error("npm is needed to install the emulator");
 const az = await startAzurite({ location: join(dir, "azurite") });
 const service = BlobServiceClient.fromConnectionString(az.connectionString, {
   keepAliveOptions: { enable: false },

@@ -18,6 +18,7 @@
 import { join } from "node:path";
 import { makeFile, ratioLine, stowageTransfer, timeCommand, type TransferResult } from "./_util.ts";
 import { S3RVER_KEY, startS3rver } from "../tests/servers/s3rver.ts";
+import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
 const sizeMiB = Number(Deno.args[0] ?? 256);
 const rounds = Number(Deno.args[1] ?? 3);
@@ -25,6 +26,7 @@ const listCount = Number(Deno.args[2] ?? 10_000);
 const BUCKET = "bench";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+if (!await ensureNpmServers()) throw new Error("npm is needed to install the emulator");
 const server = await startS3rver([BUCKET]);
 const dir = await Deno.makeTempDir({ prefix: "stowage-bench-s3-" });
 const options = {

@@ -30,7 +30,7 @@ import {
 
 const available = (() => {
   if (haveAzurite()) return true;
-  const line = "azurite not found: run `deno install` (npm package azurite) to run these tests";
+  const line = "azurite not installed: run `deno task test` (it installs Azurite with npm)";
   if (Deno.env.get("CI")) throw new Error(line);
   console.log(`SKIP ${line}`);
   return false;

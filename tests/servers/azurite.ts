@@ -6,8 +6,8 @@
  * @module
  */
 
-import { fileURLToPath } from "node:url";
 import { haveProgram, scratchDir, type ServerProcess, startProcess, waitForLog } from "./common.ts";
+import { npmServerPath } from "./npm_servers.ts";
 
 /** Azurite's well-known development account. */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
@@ -37,11 +37,9 @@ export interface AzuriteOptions {
   location?: string;
 }
 
-const MAIN = fileURLToPath(
-  new URL("../../node_modules/azurite/dist/src/blob/main.js", import.meta.url),
-);
+const MAIN = npmServerPath("azurite", "dist", "src", "blob", "main.js");
 
-/** Whether Azurite can be started: the npm package is installed (`deno install`). */
+/** Whether Azurite can be started: the npm package is installed (tests/servers/npm_servers.ts). */
 export function haveAzurite(): boolean {
   try {
     return Deno.statSync(MAIN).isFile;

@@ -34,6 +34,7 @@ import {
   startProcess,
   waitForLog,
 } from "./common.ts";
+import { npmServerPath, npmServersInstalled } from "./npm_servers.ts";
 
 /** The access key and secret s3rver accepts. */
 export const S3RVER_KEY = "S3RVER";
@@ -54,15 +55,20 @@ export interface S3rverServer {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The s3rver start script from node_modules (`deno install` puts it there). */
-export const S3RVER_BIN: string = join(ROOT, "node_modules", ".bin", "s3rver");
+/** The s3rver start script (tests/servers/npm_servers.ts installs it). */
+export const S3RVER_BIN: string = npmServerPath("s3rver", "bin", "s3rver.js");
 
 /**
  * Whether s3rver can run here: needs `node` (Debian package "nodejs");
  * prints one skip line, or throws under CI, when it is missing.
  */
 export function haveS3rver(): boolean {
-  return requireProgram("node", "nodejs");
+  if (!requireProgram("node", "nodejs")) return false;
+  if (npmServersInstalled()) return true;
+  const line = "s3rver not installed: run `deno task test` (it installs s3rver with npm)";
+  if (Deno.env.get("CI")) throw new Error(line);
+  console.log(`SKIP ${line}`);
+  return false;
 }
 
 /** Start s3rver with the given buckets already created. */
