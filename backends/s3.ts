@@ -574,13 +574,9 @@ export class S3Backend extends Backend {
     return this.#convert(err).code;
   }
 
-  /** Release the clients and their connections. */
+  /** Release the clients and their connections (the same as a reset between attempts). */
   override _close(): Promise<void> {
-    this.#client?.destroy();
-    this.#client = undefined;
-    this.#readClient?.destroy();
-    this.#readClient = undefined;
-    return Promise.resolve();
+    return this._retryCleanup();
   }
 
   // ---- private helpers ----

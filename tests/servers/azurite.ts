@@ -6,7 +6,14 @@
  * @module
  */
 
-import { haveProgram, scratchDir, type ServerProcess, startProcess, waitForLog } from "./common.ts";
+import {
+  haveProgram,
+  readyOrCleanUp,
+  scratchDir,
+  type ServerProcess,
+  startProcess,
+  waitForLog,
+} from "./common.ts";
 import { npmServerPath } from "./npm_servers.ts";
 
 /** Azurite's well-known development account. */
@@ -70,19 +77,12 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     useNode ? [MAIN, ...args] : ["run", "-A", MAIN, ...args],
     { logDir: dir, name: "azurite", cwd: dir, env: { PATH: Deno.env.get("PATH") ?? "" } },
   );
-  let port: number;
-  try {
-    const m = await waitForLog(
-      server,
-      /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/,
-      20000,
-    );
-    port = Number(m[1]);
-  } catch (err) {
-    await server.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  const m = await readyOrCleanUp(
+    server,
+    dir,
+    () => waitForLog(server, /successfully listens on http:\/\/127\.0\.0\.1:(\d+)/, 20000),
+  );
+  const port = Number(m[1]);
   const endpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
   return {
     port,

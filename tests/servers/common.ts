@@ -174,6 +174,25 @@ export function waitForPort(port: number, ms = 15000): Promise<true> {
   }, ms);
 }
 
+/**
+ * Wait for a freshly started server with `ready`; if that fails, stop the
+ * server, remove its scratch folder, and rethrow — so a server that never
+ * came up leaves nothing behind.
+ */
+export async function readyOrCleanUp<T>(
+  server: ServerProcess,
+  dir: string,
+  ready: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await ready();
+  } catch (err) {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw err;
+  }
+}
+
 /** Run a command to completion and return its output; throws on a non-zero exit. */
 export async function run(
   cmd: string,

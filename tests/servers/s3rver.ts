@@ -28,6 +28,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  readyOrCleanUp,
   requireProgram,
   scratchDir,
   type ServerProcess,
@@ -94,15 +95,12 @@ export async function startS3rver(buckets: string[] = []): Promise<S3rverServer>
     name: "s3rver",
     env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin", NO_COLOR: "1" },
   });
-  let port: number;
-  try {
-    const m = await waitForLog(proc, /S3rver listening on 127\.0\.0\.1:(\d+)/, 20000);
-    port = Number(m[1]);
-  } catch (err) {
-    await proc.stop();
-    await Deno.remove(directory, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  const m = await readyOrCleanUp(
+    proc,
+    directory,
+    () => waitForLog(proc, /S3rver listening on 127\.0\.0\.1:(\d+)/, 20000),
+  );
+  const port = Number(m[1]);
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import {
   freePort,
   isRoot,
+  readyOrCleanUp,
   requireProgram,
   run,
   scratchDir,
@@ -135,13 +136,11 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<S
     logDir: dir,
     name: "sshd",
   });
-  try {
-    await waitForLog(process, /Server listening on 127\.0\.0\.1 port \d+/, 10000);
-  } catch (err) {
-    await process.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  await readyOrCleanUp(
+    process,
+    dir,
+    () => waitForLog(process, /Server listening on 127\.0\.0\.1 port \d+/, 10000),
+  );
   return {
     port,
     root,
@@ -188,15 +187,12 @@ export async function startRcloneSftp(): Promise<SftpServer> {
     // HOME points at the scratch folder so rclone loads no ~/.ssh/authorized_keys.
     { logDir: dir, name: "rclone", env: { RCLONE_CONFIG: "/dev/null", HOME: dir } },
   );
-  let port: number;
-  try {
-    const m = await waitForLog(process, /SFTP server listening on 127\.0\.0\.1:(\d+)/, 10000);
-    port = Number(m[1]);
-  } catch (err) {
-    await process.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  const m = await readyOrCleanUp(
+    process,
+    dir,
+    () => waitForLog(process, /SFTP server listening on 127\.0\.0\.1:(\d+)/, 10000),
+  );
+  const port = Number(m[1]);
   return {
     port,
     root,

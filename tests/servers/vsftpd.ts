@@ -15,6 +15,7 @@ import { join } from "node:path";
 import {
   freePort,
   isRoot,
+  readyOrCleanUp,
   requireProgram,
   run,
   scratchDir,
@@ -166,13 +167,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<VsftpdSe
   const conf = join(dir, "vsftpd.conf");
   await Deno.writeTextFile(conf, lines.join("\n") + "\n");
   const process = await startProcess(VSFTPD, [conf], { logDir: dir, name: "vsftpd-out" });
-  try {
-    await waitForPort(port, 10000);
-  } catch (err) {
-    await process.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  await readyOrCleanUp(process, dir, () => waitForPort(port, 10000));
   const scheme = options.tls ? "ftps" : "ftp";
   const server: VsftpdServer = {
     port,

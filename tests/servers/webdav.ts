@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import {
   freePort,
+  readyOrCleanUp,
   requireProgram,
   run,
   scratchDir,
@@ -202,19 +203,12 @@ export async function startRcloneWebdav(
     name: "rclone",
     env: { RCLONE_CONFIG: "/dev/null", HOME: dir, PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
   });
-  let port: number;
-  try {
-    const m = await waitForLog(
-      proc,
-      /WebDav Server started on https?:\/\/127\.0\.0\.1:(\d+)\//,
-      10000,
-    );
-    port = Number(m[1]);
-  } catch (err) {
-    await proc.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    throw err;
-  }
+  const m = await readyOrCleanUp(
+    proc,
+    dir,
+    () => waitForLog(proc, /WebDav Server started on https?:\/\/127\.0\.0\.1:(\d+)\//, 10000),
+  );
+  const port = Number(m[1]);
   return {
     baseUrl: `${options.tls ? "https" : "http"}://127.0.0.1:${port}/`,
     port,
