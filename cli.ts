@@ -30,8 +30,8 @@ import { rm } from "./cli/rm.ts";
 import { stat } from "./cli/stat.ts";
 import { test } from "./cli/test.ts";
 import { BackendError, ErrorCode, reasonOf } from "./core/errors.ts";
-import { allowPasswordPrompt } from "./core/password.ts";
-import type { GetBackendOptions } from "./core/registry.ts";
+import { terminalPrompt } from "./cli/prompt.ts";
+import type { GetBackendOptions } from "./registry.ts";
 import { redactRaw } from "./core/url.ts";
 
 /** The version printed by `stowage --version`. */
@@ -95,6 +95,8 @@ function seconds(flag: string, value: string | undefined, allowZero: boolean): n
 /** Turn the global flags into store options. */
 function storeOptionsFrom(values: Record<string, unknown>, out: Output): GetBackendOptions {
   const o: GetBackendOptions = { log: out.log, onProgress: out.progress };
+  const ask = out.interactive ? terminalPrompt() : undefined;
+  if (ask) o.askPassword = ask;
   const retries = values["num-retries"] as string | undefined;
   if (retries !== undefined) {
     const n = Number(retries);
@@ -218,6 +220,5 @@ function redactText(text: string): string {
 }
 
 if (import.meta.main) {
-  allowPasswordPrompt();
   Deno.exit(await main(Deno.args));
 }

@@ -34,7 +34,9 @@ export {
 } from "./core/backend.ts";
 export {
   BackendWrapper,
+  type GetOptions,
   type ProgressEvent,
+  type PutOptions,
   type QueryInfo,
   type WrapperOptions,
 } from "./core/wrapper.ts";
@@ -45,10 +47,14 @@ export {
   type GetBackendOptions,
   knownPrefixes,
   knownSchemes,
+  type OptionsFor,
   prefixClassFor,
   registerBackend,
   registerBackendPrefix,
-} from "./core/registry.ts";
+  type SchemeOf,
+  type SchemeOptions,
+} from "./registry.ts";
+export type { AskPassword } from "./core/password.ts";
 export { HOST_STYLE_SCHEMES, isHostStyle, ParsedUrl, redactRaw, secretsOf } from "./core/url.ts";
 export {
   BackendError,
@@ -69,24 +75,3 @@ export {
   RetryError,
   type RetryOptions,
 } from "./core/retry.ts";
-export { checkName, isTempName, nameProblem, TEMP_PREFIX, tempName } from "./core/names.ts";
-export { codeForHttpStatus, httpError, isRetriableHttpStatus } from "./core/http.ts";
-export {
-  allowPasswordPrompt,
-  resolvePassword,
-  type ResolvePasswordOptions,
-} from "./core/password.ts";
-export { optBool, optBytes, optEnum, optList, optNumber, optString } from "./core/options.ts";
-export {
-  type FileRangeBody,
-  type Http1Answer,
-  Http1Client,
-  type Http1ClientOptions,
-  type Http1Request,
-} from "./core/http1.ts";
-export { BufferPool } from "./core/buffer_pool.ts";
-export { xmlText } from "./core/xml.ts";
-export { eachLimited } from "./core/concurrency.ts";
-export { type WriteStreamOptions, writeStreamToFile } from "./core/stream_file.ts";
-export { FileBackend, type FileOptions } from "./backends/file.ts";
-export { MemoryBackend, type MemoryOptions } from "./backends/memory.ts";

@@ -25,16 +25,28 @@ import {
 } from "../core/backend.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
 import { tempName } from "../core/names.ts";
-import { optNumber } from "../core/options.ts";
+import { type OptionsInput, parseOptions } from "../core/options.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
+/** The options of `file://`, declared once: type, default, doc. */
+export const FILE_OPTIONS = {
+  dirMode: {
+    type: "integer",
+    min: 0,
+    max: 0o7777,
+    default: 0o755,
+    doc: "Permission bits for a folder the backend creates (less the umask).",
+  },
+  progressInterval: {
+    type: "duration",
+    min: 1,
+    default: 1000,
+    doc: "How often a long copy reports progress.",
+  },
+} as const;
+
 /** Options for {@linkcode FileBackend}. */
-export interface FileOptions extends BackendOptions {
-  /** Permission bits for a folder the backend creates; default `0o755` (less the umask). */
-  dirMode?: number;
-  /** How often, in milliseconds, a long copy reports progress; default 1000. */
-  progressInterval?: number;
-}
+export type FileOptions = OptionsInput<typeof FILE_OPTIONS>;
 
 /**
  * A local folder as a store.
@@ -47,6 +59,10 @@ export interface FileOptions extends BackendOptions {
  * ```
  */
 export class FileBackend extends Backend {
+  /** The declared options. */
+  static readonly options: typeof FILE_OPTIONS = FILE_OPTIONS;
+  /** One line for `stowage backends`. */
+  static readonly description: string = "a local folder";
   /** The absolute path of the folder. */
   readonly dir: string;
   readonly #dirMode: number;
@@ -54,8 +70,9 @@ export class FileBackend extends Backend {
   #made = false;
 
   /** Resolve the folder from the URL; no I/O. */
-  constructor(url: ParsedUrl, options: FileOptions = {}) {
+  constructor(url: ParsedUrl, options: FileOptions & BackendOptions = {}) {
     super(url, options);
+    const settings = parseOptions(url.scheme, FILE_OPTIONS, options);
     const raw = url.path.slice(2);
     if (!raw) {
       throw new BackendError(`Invalid URL "${url.stripAuth()}": it names no folder`, {
@@ -63,8 +80,8 @@ export class FileBackend extends Backend {
       });
     }
     this.dir = resolve(raw);
-    this.#dirMode = optNumber(options, "dirMode", { min: 0, max: 0o7777, integer: true }) ?? 0o755;
-    this.#interval = optNumber(options, "progressInterval", { min: 1 }) ?? 1000;
+    this.#dirMode = settings.dirMode;
+    this.#interval = settings.progressInterval;
   }
 
   /** Atomic overwrite and server-side rename; names up to 255 bytes. */

@@ -22,10 +22,14 @@ import {
   type QueryResult,
 } from "../core/backend.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
+import { type OptionsInput, parseOptions } from "../core/options.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
+/** The options of `memory://`: none besides the wrapper's. */
+export const MEMORY_OPTIONS = {} as const;
+
 /** Options for {@linkcode MemoryBackend}: none besides the common ones. */
-export type MemoryOptions = BackendOptions;
+export type MemoryOptions = OptionsInput<typeof MEMORY_OPTIONS>;
 
 const stores = new Map<string, Map<string, Uint8Array>>();
 
@@ -40,11 +44,16 @@ const stores = new Map<string, Map<string, Uint8Array>>();
  * ```
  */
 export class MemoryBackend extends Backend {
+  /** The declared options (none). */
+  static readonly options: typeof MEMORY_OPTIONS = MEMORY_OPTIONS;
+  /** One line for `stowage backends`. */
+  static readonly description: string = "a store in this process's memory (for tests)";
   readonly #files: Map<string, Uint8Array>;
 
   /** Attach to (or create) the store named by the URL's path. */
-  constructor(url: ParsedUrl, options: MemoryOptions = {}) {
+  constructor(url: ParsedUrl, options: MemoryOptions & BackendOptions = {}) {
     super(url, options);
+    parseOptions(url.scheme, MEMORY_OPTIONS, options);
     const key = url.path.replace(/^\/+/, "").replace(/\/+$/, "");
     let files = stores.get(key);
     if (!files) {

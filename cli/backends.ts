@@ -6,7 +6,7 @@
  */
 
 import type { BackendCapabilities, BackendClass } from "../core/backend.ts";
-import { backendClassFor, knownPrefixes, knownSchemes, prefixClassFor } from "../core/registry.ts";
+import { backendClassFor, knownPrefixes, knownSchemes, prefixClassFor } from "../registry.ts";
 import { isHostStyle, ParsedUrl } from "../core/url.ts";
 import type { Command } from "./context.ts";
 

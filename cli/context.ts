@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { GetBackendOptions } from "../core/registry.ts";
+import type { GetBackendOptions } from "../registry.ts";
 import type { Output } from "./output.ts";
 
 /** The parsed command line handed to a command. */

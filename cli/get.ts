@@ -6,7 +6,7 @@
 
 import { join } from "node:path";
 import { BackendError, ErrorCode } from "../core/errors.ts";
-import { getBackend } from "../core/registry.ts";
+import { getBackend } from "../registry.ts";
 import type { Command } from "./context.ts";
 
 /** `get`: download NAME to DEST (a file path or a folder; default ./NAME). */
@@ -37,18 +37,11 @@ download never leaves a partial DEST; its size is checked against the store's.`,
     }
     out.startTransfer(name, remote ?? undefined);
     try {
-      await store.get(name, dest);
+      await store.get(name, dest, remote === null ? {} : { size: remote });
     } finally {
       out.endTransfer(name);
     }
-    const local = (await Deno.stat(dest)).size;
-    if (remote !== null && local !== remote) {
-      throw new BackendError(
-        `Cannot validate "${dest}": local size ${local} does not match remote size ${remote}`,
-        { code: ErrorCode.backend_validation_failed, operation: "get" },
-      );
-    }
-    out.info(`got "${name}" to ${dest} (${local} bytes)`);
+    out.info(`got "${name}" to ${dest}${remote === null ? "" : ` (${remote} bytes)`}`);
     return 0;
   },
 };

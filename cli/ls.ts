@@ -4,7 +4,7 @@
  * @module
  */
 
-import { getBackend } from "../core/registry.ts";
+import { getBackend } from "../registry.ts";
 import type { Command } from "./context.ts";
 
 /** `ls`: names one per line, `-l` with sizes, `--json` as an array. */

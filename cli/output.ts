@@ -15,6 +15,8 @@ export interface OutputSinks {
   stderr: (text: string) => void;
   /** Whether stderr is a terminal (progress lines only then). */
   isTerminal: boolean;
+  /** Whether a person can answer prompts (stdin is a terminal); default false. */
+  interactive?: boolean;
 }
 
 const enc = new TextEncoder();
@@ -25,6 +27,7 @@ export function processSinks(): OutputSinks {
     stdout: (t) => writeAll(Deno.stdout, t),
     stderr: (t) => writeAll(Deno.stderr, t),
     isTerminal: Deno.stderr.isTerminal(),
+    interactive: Deno.stdin.isTerminal(),
   };
 }
 
@@ -70,6 +73,11 @@ export class Output {
     this.#sinks.stderr(`stowage: ${line}\n`);
   }
 
+  /** Whether a person can answer prompts. */
+  get interactive(): boolean {
+    return this.#sinks.interactive ?? false;
+  }
+
   /** An informational message (shown with -v). */
   info(line: string): void {
     if (this.verbosity < 2) return;
@@ -100,6 +108,7 @@ export class Output {
 
   /** The progress callback for the store: a redrawn line on a terminal. */
   readonly progress = (e: ProgressEvent): void => {
+    if (e.total !== undefined && !this.#totals.has(e.name)) this.startTransfer(e.name, e.total);
     const t = this.#totals.get(e.name);
     if (!t) return;
     t.done += e.bytes;

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { getBackend } from "../core/registry.ts";
+import { getBackend } from "../registry.ts";
 import type { Command } from "./context.ts";
 
 /** `rm`: delete the named files; a missing name is not an error (as duplicity). */

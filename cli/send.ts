@@ -6,7 +6,7 @@
  */
 
 import { basename } from "node:path";
-import { getBackend } from "../core/registry.ts";
+import { getBackend } from "../registry.ts";
 import { type CommandContext, UsageError } from "./context.ts";
 
 /** Upload (`put`) or move (`move`) each FILE to the URL, the last argument; returns the exit status. */
@@ -23,26 +23,18 @@ export async function sendFiles(
   await using store = await getBackend(url, storeOptions);
   for (const file of files) {
     const target = name ?? basename(file);
-    let size: number | undefined;
-    try {
-      size = (await Deno.stat(file)).size;
-    } catch {
-      size = undefined; // put()/move() report the missing file with its own code
-    }
-    out.startTransfer(target, size);
     const t0 = performance.now();
     try {
-      await (mode === "put" ? store.put(file, target) : store.move(file, target));
-      if (size !== undefined) await store.validate(target, size);
+      // The wrapper reads the size once, reports it in the first progress
+      // event and checks the stored size after the upload.
+      await (mode === "put"
+        ? store.put(file, target, { validate: true })
+        : store.move(file, target, { validate: true }));
     } finally {
       out.endTransfer(target);
     }
     const secs = ((performance.now() - t0) / 1000).toFixed(2);
-    out.info(
-      `${mode === "put" ? "put" : "moved"} ${file} as "${target}" (${
-        size ?? "?"
-      } bytes, ${secs} s)`,
-    );
+    out.info(`${mode === "put" ? "put" : "moved"} ${file} as "${target}" (${secs} s)`);
   }
   return 0;
 }

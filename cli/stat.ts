@@ -5,7 +5,7 @@
  */
 
 import { ErrorCode } from "../core/errors.ts";
-import { getBackend } from "../core/registry.ts";
+import { getBackend } from "../registry.ts";
 import type { Command } from "./context.ts";
 
 /** `stat`: one line per name (`size<TAB>name`, or `missing`/`unknown`); exits 52 if any is missing. */

@@ -6,12 +6,13 @@
  */
 
 import type { ErrorCode } from "./errors.ts";
+import type { OptionSpecs } from "./options.ts";
 import type { ParsedUrl } from "./url.ts";
 
 /**
- * Options a backend receives. Each backend documents its own keys; values from
- * the command line (`-o key=value`) arrive as strings, so backends read them
- * with the helpers in `core/options.ts`.
+ * Options a backend receives, untyped. Each built-in backend declares its keys
+ * once (see `parseOptions` in the kit) and refuses unknown ones; values from
+ * the command line (`-o key=value`) arrive as strings.
  */
 export interface BackendOptions {
   /** Backend-specific settings. */
@@ -34,6 +35,11 @@ export interface OperationContext {
   signal: AbortSignal;
   /** Report that the operation moved forward (`bytes` transferred since the last call). */
   progress(bytes?: number): void;
+  /**
+   * For `_put` and `_move`: the local file's size, read once by the wrapper
+   * before the first attempt (backends need not stat the file again).
+   */
+  size?: number;
 }
 
 /** Limits on the names a store can hold; the wrapper rejects others with code 23. */
@@ -165,5 +171,14 @@ export abstract class Backend {
   }
 }
 
-/** A backend class: what {@linkcode registerBackend} takes. */
-export type BackendClass = new (url: ParsedUrl, options?: BackendOptions) => Backend;
+/**
+ * A backend class: what {@linkcode registerBackend} takes. A class may carry
+ * a static `options` table (its declared options, refused when unknown and
+ * listed by `stowage backends`) and a one-line static `description`.
+ */
+export type BackendClass = (new (url: ParsedUrl, options?: BackendOptions) => Backend) & {
+  /** The declared option table, when the backend has one. */
+  readonly options?: OptionSpecs;
+  /** One line saying what the backend is. */
+  readonly description?: string;
+};

@@ -196,3 +196,14 @@ export function isAbortError(err: unknown): boolean {
   return err instanceof DOMException && err.name === "AbortError" ||
     (err instanceof Error && err.name === "AbortError");
 }
+
+/**
+ * The error to throw when `signal` has aborted: its reason when that is a
+ * {@linkcode BackendError} already (a timeout), else a code-61 "cancelled"
+ * error carrying the reason as its cause ({@linkcode isAbortError} knows it).
+ */
+export function abortError(signal: AbortSignal): BackendError {
+  const reason = signal.reason;
+  if (reason instanceof BackendError) return reason;
+  return new BackendError("cancelled", { code: ErrorCode.backend_aborted, cause: reason });
+}

@@ -56,18 +56,34 @@ export function checkName(name: unknown, limits: NameLimits = {}, operation?: st
 export const TEMP_PREFIX = ".stowage-tmp-";
 
 /**
- * A temporary name to upload `name` to before renaming it into place: hidden,
- * unique, and no longer than the final name needs (a hash stands in for long
- * names so length limits still hold).
+ * A temporary name to upload `name` to before renaming it into place:
+ * hidden, unique, carrying the time it was made (so a later run can tell a
+ * stale one left by a killed process from a fresh one still being written,
+ * on any store, without asking for modification times), and short (the
+ * final name is cut to 40 safe characters).
+ *
+ * `now` is injectable for tests; default `Date.now()`.
  */
-export function tempName(name: string): string {
-  const rand = crypto.getRandomValues(new Uint8Array(6));
+export function tempName(name: string, now: number = Date.now()): string {
+  const rand = crypto.getRandomValues(new Uint8Array(4));
   const tag = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
   const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40);
-  return `${TEMP_PREFIX}${tag}-${safe}`;
+  return `${TEMP_PREFIX}${Math.floor(now).toString(36)}-${tag}-${safe}`;
 }
 
 /** Whether a name is one of stowage's temporary upload names. */
 export function isTempName(name: string): boolean {
   return name.startsWith(TEMP_PREFIX);
+}
+
+/**
+ * When a temporary upload name was made (ms since the epoch), or `undefined`
+ * for a name without a time (not stowage's, or from before times were kept).
+ */
+export function tempNameTime(name: string): number | undefined {
+  if (!isTempName(name)) return undefined;
+  const m = /^([0-9a-z]{6,11})-[0-9a-f]{8}-/.exec(name.slice(TEMP_PREFIX.length));
+  if (!m) return undefined;
+  const t = parseInt(m[1]!, 36);
+  return Number.isFinite(t) ? t : undefined;
 }

@@ -1,80 +1,69 @@
 /**
  * Where a backend's password comes from, as in duplicity: the URL, else the
- * `FTP_PASSWORD` environment variable, else (only on a terminal) a prompt.
+ * `FTP_PASSWORD` environment variable, else the `askPassword` callback the
+ * caller passed in its options (the CLI passes a terminal prompt; a library
+ * passes nothing, so it never blocks on stdin).
  *
  * @module
  */
 
 import type { ParsedUrl } from "./url.ts";
 
-let promptAllowed = false;
-
 /**
- * Let {@linkcode resolvePassword} ask on the terminal by default (the CLI
- * turns this on; libraries leave it off so they never block on stdin).
+ * Asks the user for a password; `prompt` names the account
+ * (`Password for alice@host: `). Resolves `undefined` when there is no one
+ * to ask; rejects (code 61) when the user cancels.
  */
-export function allowPasswordPrompt(allowed = true): void {
-  promptAllowed = allowed;
-}
+export type AskPassword = (prompt: string) => Promise<string | undefined>;
 
 /** Options for {@linkcode resolvePassword}. */
 export interface ResolvePasswordOptions {
-  /** Ask on the terminal when nothing else gives a password; default: off unless the CLI allowed it. */
-  prompt?: boolean;
+  /** Asked last, when neither the URL nor `FTP_PASSWORD` gives a password. */
+  askPassword?: AskPassword;
   /** The environment to read; default `Deno.env`. */
   env?: { get(key: string): string | undefined };
 }
 
 /**
- * The password for a URL: its own password, else `FTP_PASSWORD`, else a
- * terminal prompt when allowed and stdin is a terminal, else `undefined`.
+ * The password for a URL: its own password, else `FTP_PASSWORD`, else what
+ * `askPassword` answers, else `undefined`.
  *
  * @example
  * ```ts
- * import { ParsedUrl, resolvePassword } from "@stowage/backends";
- * const pw = resolvePassword(new ParsedUrl("ftp://bob:hunter2@example.com/x"));
+ * import { ParsedUrl } from "@stowage/backends";
+ * import { resolvePassword } from "@stowage/backends/kit";
+ * const pw = await resolvePassword(new ParsedUrl("ftp://bob:hunter2@example.com/x"));
  * console.log(pw); // hunter2
  * ```
  */
-export function resolvePassword(
+export async function resolvePassword(
   url: ParsedUrl,
   options: ResolvePasswordOptions = {},
-): string | undefined {
-  if (url.password !== undefined) return url.password;
-  const env = options.env ?? Deno.env;
-  let fromEnv: string | undefined;
-  try {
-    fromEnv = env.get("FTP_PASSWORD");
-  } catch {
-    fromEnv = undefined; // no --allow-env: behave as unset
-  }
-  if (fromEnv) return fromEnv;
-  if ((options.prompt ?? promptAllowed) && Deno.stdin.isTerminal()) {
-    const who = `${url.username ?? ""}${url.username ? "@" : ""}${url.hostname ?? ""}`;
-    return promptSecret(`Password for ${who}: `);
-  }
-  return undefined;
+): Promise<string | undefined> {
+  const known = storedPassword(url, options.env);
+  if (known !== undefined) return known;
+  if (!options.askPassword) return undefined;
+  const who = `${url.username ?? ""}${url.username ? "@" : ""}${url.hostname ?? ""}`;
+  return await options.askPassword(`Password for ${who}: `);
 }
 
-function promptSecret(message: string): string | undefined {
-  const enc = new TextEncoder();
-  Deno.stderr.writeSync(enc.encode(message));
-  Deno.stdin.setRaw(true);
-  const buf = new Uint8Array(1);
-  const bytes: number[] = [];
+/** The password the URL or `FTP_PASSWORD` gives, without asking anyone. */
+export function storedPassword(
+  url: ParsedUrl,
+  env: { get(key: string): string | undefined } = Deno.env,
+): string | undefined {
+  if (url.password !== undefined) return url.password;
   try {
-    while (true) {
-      const n = Deno.stdin.readSync(buf);
-      if (n === null || n === 0) break;
-      const c = buf[0]!;
-      if (c === 13 || c === 10) break;
-      if (c === 3) return undefined; // Ctrl-C
-      if (c === 127 || c === 8) bytes.pop();
-      else bytes.push(c);
-    }
-  } finally {
-    Deno.stdin.setRaw(false);
-    Deno.stderr.writeSync(enc.encode("\n"));
+    return env.get("FTP_PASSWORD") || undefined;
+  } catch {
+    return undefined; // no --allow-env: behave as unset
   }
-  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+/** The `askPassword` callback in a backend's options, when the caller passed one. */
+export function askPasswordFrom(
+  options: Readonly<Record<string, unknown>>,
+): AskPassword | undefined {
+  const ask = options.askPassword;
+  return typeof ask === "function" ? ask as AskPassword : undefined;
 }

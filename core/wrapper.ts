@@ -8,9 +8,13 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import type { Backend, OperationContext, QueryResult } from "./backend.ts";
+import { runAttempt } from "./attempt.ts";
+import { DEFAULT_STALE_AFTER, removeStaleParts, staleTempNames } from "./cleanup.ts";
+import { checkLocalFile, checkLocalFolder, landDownload, partFileFor } from "./local_file.ts";
 import {
+  abortError,
   BackendError,
   errnoCode,
   ErrorCode,
@@ -18,53 +22,28 @@ import {
   isPermanentCode,
   reasonOf,
 } from "./errors.ts";
-import { checkName } from "./names.ts";
+import { checkName, isTempName } from "./names.ts";
+import type {
+  CleanupOptions,
+  GetOptions,
+  ListOptions,
+  ProgressEvent,
+  PutOptions,
+  QueryInfo,
+  WrapperOptions,
+} from "./wrapper_options.ts";
 import { abortableSleep, retry, RetryError, type RetryOptions } from "./retry.ts";
-import { redactRaw, secretsOf } from "./url.ts";
+import { failureMessage, scrubSecrets } from "./messages.ts";
 
-/** How the wrapper retries, times out and reports; every field has a default. */
-export interface WrapperOptions {
-  /** Attempts per operation, not retries; default 5. */
-  maxAttempts?: number;
-  /** First backoff wait in milliseconds; default 1000. */
-  minTimeout?: number;
-  /** Longest backoff wait in milliseconds; default 60000. */
-  maxTimeout?: number;
-  /** Backoff growth per attempt; default 2. */
-  multiplier?: number;
-  /** Share of each wait that is random, 0..1; default 1 (full jitter). */
-  jitter?: number;
-  /** Milliseconds an attempt may go without progress before it fails (retryably); default 30000; 0 turns it off. */
-  timeout?: number;
-  /** Cancels the operation in progress and any further attempts. */
-  signal?: AbortSignal;
-  /** How to wait between attempts; inject for tests. Default: a real timer. */
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** Random numbers for the jitter; default `Math.random`. */
-  random?: () => number;
-  /** Receives retry and progress messages. */
-  log?: (level: "debug" | "info" | "warn", message: string) => void;
-  /** Receives transfer progress: bytes moved since the last call. */
-  onProgress?: (event: ProgressEvent) => void;
-  /**
-   * Milliseconds to let a cancelled or timed-out attempt clean up (remove its
-   * temporary upload) before the wrapper gives up on it; default 5000.
-   */
-  abortGrace?: number;
-}
-
-/** A progress report for {@linkcode WrapperOptions.onProgress}. */
-export interface ProgressEvent {
-  /** The operation (`put`, `get`, `move`). */
-  operation: string;
-  /** The remote name. */
-  name: string;
-  /** Bytes moved since the last event. */
-  bytes: number;
-}
-
-/** The answer of {@linkcode BackendWrapper.queryInfo}: one entry per name asked. */
-export type QueryInfo = Record<string, QueryResult>;
+export type {
+  CleanupOptions,
+  GetOptions,
+  ListOptions,
+  ProgressEvent,
+  PutOptions,
+  QueryInfo,
+  WrapperOptions,
+} from "./wrapper_options.ts";
 
 const DELETE_CHUNK = 100;
 
@@ -86,6 +65,8 @@ export class BackendWrapper {
   readonly backend: Backend;
   readonly #opts: WrapperOptions;
   #closed = false;
+  #swept = false;
+  readonly #sweptFolders = new Set<string>();
 
   /** Wrap a backend with retries, timeouts and validation. */
   constructor(backend: Backend, options: WrapperOptions = {}) {
@@ -102,25 +83,41 @@ export class BackendWrapper {
    * Upload a local file under `name` (default: the file's base name). The
    * backend never leaves a partial file visible under `name`.
    */
-  async put(localPath: string, name: string = basename(localPath)): Promise<void> {
+  async put(
+    localPath: string,
+    name: string = basename(localPath),
+    options: PutOptions = {},
+  ): Promise<void> {
     this.#checkName(name, "put");
-    await this.#checkLocalFile(localPath, "put", name);
-    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx));
+    const size = await checkLocalFile(localPath, "put", name);
+    this.#started("put", name, size);
+    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx), size);
+    if (options.validate) await this.validate(name, size);
+    await this.#sweepStore();
   }
 
   /**
    * Move a local file into the store: `_move` when the backend has it and
    * accepts, else put and then delete the local file.
    */
-  async move(localPath: string, name: string = basename(localPath)): Promise<void> {
+  async move(
+    localPath: string,
+    name: string = basename(localPath),
+    options: PutOptions = {},
+  ): Promise<void> {
     this.#checkName(name, "move");
-    await this.#checkLocalFile(localPath, "move", name);
+    const size = await checkLocalFile(localPath, "move", name);
+    this.#started("move", name, size);
     const move = this.backend._move?.bind(this.backend);
     if (move) {
-      const moved = await this.#run("move", name, (ctx) => move(localPath, name, ctx));
-      if (moved) return;
+      const moved = await this.#run("move", name, (ctx) => move(localPath, name, ctx), size);
+      if (moved) {
+        if (options.validate) await this.validate(name, size);
+        return;
+      }
     }
-    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx));
+    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx), size);
+    if (options.validate) await this.validate(name, size);
     try {
       await Deno.remove(localPath);
     } catch (err) {
@@ -133,47 +130,54 @@ export class BackendWrapper {
   /**
    * Download `name` to `localPath`. The file is written under a temporary
    * name next to `localPath` and renamed into place, so a failed get leaves
-   * no local file.
+   * no local file. With `options.size`, a download of another size fails
+   * (code 56) before it is renamed into place.
    */
-  async get(name: string, localPath: string): Promise<void> {
+  async get(name: string, localPath: string, options: GetOptions = {}): Promise<void> {
     this.#checkName(name, "get");
-    const folder = dirname(localPath);
-    const isDir = await Deno.stat(folder).then((i) => i.isDirectory, () => false);
-    if (!isDir) {
-      throw new BackendError(
-        `Cannot get "${name}" to "${localPath}": the local folder "${folder}" does not exist`,
-        { code: ErrorCode.backend_not_found, operation: "get" },
-      );
-    }
-    await this.#run("get", name, async (ctx) => {
-      const tmp = join(
-        dirname(localPath),
-        `.${basename(localPath).slice(0, 60)}.stowage-part-${crypto.randomUUID().slice(0, 8)}`,
-      );
-      try {
-        await this.backend._get(name, tmp, ctx);
-        let ok = false;
+    await checkLocalFolder(localPath, name);
+    await this.#sweepLocal(dirname(localPath));
+    this.#started("get", name, options.size);
+    const parts = new Set<string>();
+    try {
+      await this.#run("get", name, async (ctx) => {
+        const tmp = partFileFor(localPath);
+        parts.add(tmp);
         try {
-          ok = (await Deno.stat(tmp)).isFile;
-        } catch {
-          ok = false;
+          await this.backend._get(name, tmp, ctx);
+          await landDownload(tmp, localPath, options.size);
+        } catch (err) {
+          await Deno.remove(tmp).catch(() => {});
+          throw err;
         }
-        if (!ok) {
-          throw new BackendError("the file was not found locally after the download", {
-            code: ErrorCode.backend_error,
-          });
-        }
-        await Deno.rename(tmp, localPath);
-      } catch (err) {
-        await Deno.remove(tmp).catch(() => {});
-        throw err;
-      }
-    });
+      });
+    } finally {
+      // An attempt cut off by a timeout or a cancel may still be writing:
+      // whatever it left is removed before the caller hears of the failure.
+      for (const tmp of parts) await Deno.remove(tmp).catch(() => {});
+    }
   }
 
-  /** Every file name in the folder. */
-  list(): Promise<string[]> {
-    return this.#run("list", undefined, (ctx) => this.backend._list(ctx));
+  /**
+   * Every file name in the folder, without stowage's own temporary upload
+   * names (a put in progress, or debris of a killed one) unless `all`.
+   */
+  async list(options: ListOptions = {}): Promise<string[]> {
+    const names = await this.#run("list", undefined, (ctx) => this.backend._list(ctx));
+    return options.all ? names : names.filter((n) => !isTempName(n));
+  }
+
+  /**
+   * Remove stale temporary uploads (debris of killed processes) from the
+   * store; never one younger than `olderThan` (another process may still be
+   * writing it). Returns the names removed (or, with `dryRun`, that would be).
+   */
+  async cleanup(options: CleanupOptions = {}): Promise<string[]> {
+    const olderThan = options.olderThan ?? (this.#opts.staleAfter || DEFAULT_STALE_AFTER);
+    const all = await this.list({ all: true });
+    const stale = staleTempNames(all, olderThan, this.#now());
+    if (stale.length && !options.dryRun) await this.#deleteNames(stale);
+    return stale;
   }
 
   /**
@@ -183,6 +187,10 @@ export class BackendWrapper {
   async delete(names: string | string[]): Promise<void> {
     const list = typeof names === "string" ? [names] : [...names];
     for (const n of list) this.#checkName(n, "delete");
+    await this.#deleteNames(list);
+  }
+
+  async #deleteNames(list: string[]): Promise<void> {
     const deleteList = this.backend._deleteList?.bind(this.backend);
     if (deleteList) {
       for (let i = 0; i < list.length; i += DELETE_CHUNK) {
@@ -290,25 +298,39 @@ export class BackendWrapper {
     }
   }
 
-  async #checkLocalFile(localPath: string, operation: string, name: string): Promise<void> {
-    let info: Deno.FileInfo;
+  #now(): number {
+    return (this.#opts.now ?? Date.now)();
+  }
+
+  /** Once per store: remove stale temporary uploads after a put (best effort, never fails the put). */
+  async #sweepStore(): Promise<void> {
+    const olderThan = this.#opts.staleAfter ?? DEFAULT_STALE_AFTER;
+    if (this.#swept || !olderThan) return;
+    this.#swept = true;
     try {
-      info = await Deno.stat(localPath);
+      const removed = await this.cleanup({ olderThan });
+      if (removed.length) {
+        this.#log("info", `Removed ${removed.length} stale temporary upload(s) from the store`);
+      }
     } catch (err) {
-      const code = errnoCode(err) ?? ErrorCode.backend_error;
-      const reason = code === ErrorCode.backend_not_found ? "no such local file" : reasonOf(err);
-      throw new BackendError(`Cannot ${operation} "${localPath}" as "${name}": ${reason}`, {
-        code,
-        operation,
-        cause: err,
-      });
+      this.#log("debug", `Could not clean stale temporary uploads: ${reasonOf(err)}`);
     }
-    if (!info.isFile) {
-      throw new BackendError(`Cannot ${operation} "${localPath}": not a regular file`, {
-        code: ErrorCode.user_error,
-        operation,
-      });
-    }
+  }
+
+  /** Once per local folder: remove partial downloads a killed process left there. */
+  async #sweepLocal(folder: string): Promise<void> {
+    const olderThan = this.#opts.staleAfter ?? DEFAULT_STALE_AFTER;
+    if (!olderThan || this.#sweptFolders.has(folder)) return;
+    this.#sweptFolders.add(folder);
+    const removed = await removeStaleParts(folder, olderThan, this.#now());
+    if (removed.length) this.#log("info", `Removed ${removed.length} stale partial download(s)`);
+  }
+
+  /** The first progress event of a transfer, carrying its total size when known. */
+  #started(operation: string, name: string, total: number | undefined): void {
+    const e: ProgressEvent = { operation, name, bytes: 0 };
+    if (total !== undefined && total >= 0) e.total = total;
+    this.#opts.onProgress?.(e);
   }
 
   /** The error code for a failure, in DESIGN order: own code, `_errorCode`, errno, 50. */
@@ -330,12 +352,7 @@ export class BackendWrapper {
 
   /** Remove the password and any credentials in URLs from a message. */
   #scrub(text: string): string {
-    let out = text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g, (u) => redactRaw(u));
-    const secrets = new Set(secretsOf(this.backend.url.geturl()));
-    if (this.backend.url.password) secrets.add(this.backend.url.password);
-    // Very short values would blank out ordinary letters; they are not worth hiding.
-    for (const s of secrets) if (s.length >= 3) out = out.split(s).join("***");
-    return out;
+    return scrubSecrets(text, this.backend.url);
   }
 
   #wrap(
@@ -344,28 +361,11 @@ export class BackendWrapper {
     err: unknown,
     attempts: number,
   ): BackendError {
-    const code = this.#classify(operation, err);
     const reason = this.#scrub(reasonOf(err));
-    const where = this.displayUrl;
-    let message: string;
-    switch (operation) {
-      case "list":
-        message = `Cannot list "${where}": ${reason}`;
-        break;
-      case "get":
-        message = `Cannot get "${subject}" from "${where}": ${reason}`;
-        break;
-      case "put":
-      case "move":
-        message = `Cannot ${operation} "${subject}" to "${where}": ${reason}`;
-        break;
-      default:
-        message = `Cannot ${operation} "${subject}" on "${where}": ${reason}`;
-    }
-    if (attempts > 1) message += ` (after ${attempts} attempts)`;
+    const message = failureMessage(operation, subject, this.displayUrl, reason, attempts);
     const retryAfter = err instanceof BackendError ? err.retryAfter : undefined;
     return new BackendError(message, {
-      code,
+      code: this.#classify(operation, err),
       operation,
       attempts,
       cause: err,
@@ -377,6 +377,7 @@ export class BackendWrapper {
     operation: string,
     subject: string | undefined,
     fn: (ctx: OperationContext) => Promise<T>,
+    size?: number,
   ): Promise<T> {
     if (this.#closed) {
       throw new BackendError(`Cannot ${operation} on "${this.displayUrl}": the store is closed`, {
@@ -413,7 +414,18 @@ export class BackendWrapper {
     try {
       return await retry(() => {
         attempts++;
-        return this.#attempt(operation, subject, fn);
+        return runAttempt(fn, {
+          operation,
+          timeout: o.timeout ?? 30000,
+          grace: o.abortGrace ?? 1000,
+          ...(o.signal ? { signal: o.signal } : {}),
+          ...(size !== undefined ? { size } : {}),
+          ...(o.onProgress && subject
+            ? {
+              onBytes: (bytes: number) => o.onProgress!({ operation, name: subject, bytes }),
+            }
+            : {}),
+        });
       }, retryOptions);
     } catch (err) {
       const last = err instanceof RetryError ? err.cause : err;
@@ -426,99 +438,9 @@ export class BackendWrapper {
       throw this.#wrap(operation, subject, last, attempts);
     }
   }
-
-  /** One attempt, under the no-progress timeout and the caller's signal. */
-  #attempt<T>(
-    operation: string,
-    subject: string | undefined,
-    fn: (ctx: OperationContext) => Promise<T>,
-  ): Promise<T> {
-    const outer = this.#opts.signal;
-    const timeout = this.#opts.timeout ?? 30000;
-    const onProgress = this.#opts.onProgress;
-    const grace = this.#opts.abortGrace ?? 5000;
-    const ac = new AbortController();
-    return new Promise<T>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      let settled = false;
-      // deno-lint-ignore prefer-const -- assigned once fn() has started, below
-      let running: Promise<unknown> | undefined;
-      /** Abort the attempt, give it `grace` ms to clean up, then reject. */
-      const stop = (err: BackendError) => {
-        finish();
-        ac.abort(err);
-        if (!running || !grace) return reject(err);
-        let graceTimer: ReturnType<typeof setTimeout> | undefined;
-        Promise.race([
-          running.catch(() => {}),
-          new Promise<void>((r) => graceTimer = setTimeout(r, grace)),
-        ]).finally(() => {
-          clearTimeout(graceTimer);
-          reject(err);
-        });
-      };
-      const finish = () => {
-        settled = true;
-        if (timer !== undefined) clearTimeout(timer);
-        outer?.removeEventListener("abort", onAbort);
-      };
-      const arm = () => {
-        if (settled || !timeout) return;
-        if (timer !== undefined) clearTimeout(timer);
-        timer = setTimeout(() => {
-          const err = new BackendError(
-            `no progress for ${formatSeconds(timeout)}; timed out`,
-            { code: ErrorCode.backend_timeout, operation },
-          );
-          stop(err);
-        }, timeout);
-      };
-      const onAbort = () => stop(abortError(outer!));
-      if (outer?.aborted) return onAbort();
-      outer?.addEventListener("abort", onAbort, { once: true });
-      const ctx: OperationContext = {
-        signal: ac.signal,
-        progress: (bytes = 0) => {
-          arm();
-          if (onProgress && subject && bytes > 0) onProgress({ operation, name: subject, bytes });
-        },
-      };
-      arm();
-      let p: Promise<T>;
-      try {
-        p = fn(ctx);
-      } catch (err) {
-        finish();
-        return reject(err);
-      }
-      running = p;
-      p.then(
-        (v) => {
-          if (settled) return;
-          finish();
-          resolve(v);
-        },
-        (err) => {
-          if (settled) return;
-          finish();
-          reject(err);
-        },
-      );
-    });
-  }
 }
 
 function sizeOf(r: QueryResult | undefined): number | null {
   if (!r || typeof r.size !== "number" || !Number.isFinite(r.size)) return null;
   return r.size < 0 ? -1 : r.size;
-}
-
-function abortError(signal: AbortSignal): BackendError {
-  const reason = signal.reason;
-  if (reason instanceof BackendError) return reason;
-  return new BackendError("cancelled", { code: ErrorCode.backend_aborted, cause: reason });
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(2)} s`;
 }

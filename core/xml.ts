@@ -23,18 +23,37 @@ const XML_ENTITIES: Readonly<Record<string, string>> = {
   apos: "'",
 };
 
+/** Options for {@linkcode xmlText}. */
+export interface XmlTextOptions {
+  /**
+   * Keep a malformed or unknown reference, a bare `&` or `<`, or a character
+   * reference outside Unicode as it is, instead of throwing (for answers from
+   * careless servers, where one odd name must not fail a whole listing).
+   * Default `false`.
+   */
+  lenient?: boolean;
+}
+
 /**
  * Decode XML text content: `&amp;` `&lt;` `&gt;` `&quot;` `&apos;`, decimal
  * and hexadecimal character references (`&#13;`, `&#x1F600;`), and CDATA
  * sections; anything else is kept as it is, white space included.
  *
  * @param raw The text between a start and an end tag, as received.
+ * @param options `lenient: true` keeps what cannot be decoded as it is.
  * @returns The decoded text.
  * @throws {BackendError} Code 55 (`backend_code_error`) on a malformed or
  * unknown reference, a bare `&` or `<`, or a character reference outside
- * Unicode (zero, a surrogate, above U+10FFFF).
+ * Unicode (zero, a surrogate, above U+10FFFF); never when `lenient`.
+ *
+ * @example
+ * ```ts
+ * import { xmlText } from "./xml.ts";
+ *
+ * xmlText("Q&amp;A &nbsp; & more", { lenient: true }); // "Q&A &nbsp; & more"
+ * ```
  */
-export function xmlText(raw: string): string {
+export function xmlText(raw: string, options: XmlTextOptions = {}): string {
   if (raw.indexOf("&") === -1 && raw.indexOf("<") === -1) return raw;
   return raw.replace(XML_REFERENCE, (all, cdata: string | undefined, ref: string | undefined) => {
     if (cdata !== undefined) return cdata;
@@ -49,6 +68,7 @@ export function xmlText(raw: string): string {
         }
       }
     }
+    if (options.lenient) return all;
     throw new BackendError(`the store's answer holds malformed XML text near "${all}"`, {
       code: ErrorCode.backend_code_error,
     });

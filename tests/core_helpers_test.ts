@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { BackendError, BufferPool, eachLimited, writeStreamToFile, xmlText } from "../mod.ts";
+import { BackendError } from "../mod.ts";
+import { BufferPool, eachLimited, writeStreamToFile, xmlText } from "../kit.ts";
 
 Deno.test("xmlText decodes named entities, character references and CDATA", () => {
   assert.equal(xmlText("plain name"), "plain name");

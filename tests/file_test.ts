@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { FileBackend, getBackend, isTempName, MemoryBackend, ParsedUrl } from "../mod.ts";
+import { getBackend, ParsedUrl } from "../mod.ts";
+import { isTempName } from "../kit.ts";
+import { FileBackend } from "../backends/file.ts";
+import { MemoryBackend } from "../backends/memory.ts";
 import { runConformance, testConformance } from "../testing/mod.ts";
 
 Deno.test("file:// passes the conformance suite", async (t) => {

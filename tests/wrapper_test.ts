@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BackendError, BackendWrapper, ErrorCode, type WrapperOptions } from "../mod.ts";
+import { tempName } from "../kit.ts";
 import { ScriptedBackend, ScriptedListBackend, ScriptedQueryBackend } from "./scripted_backend.ts";
 
 /** Waits recorded instead of slept, and a fixed jitter. */
@@ -193,13 +194,17 @@ Deno.test("progress keeps a slow transfer alive past the timeout", async () => {
     }
   });
   const seen: number[] = [];
+  const totals: (number | undefined)[] = [];
   const store = new BackendWrapper(b, {
     ...instant({ timeout: 25, maxAttempts: 1 }).options,
-    onProgress: (e) => seen.push(e.bytes),
+    onProgress: (e) => (e.bytes ? seen.push(e.bytes) : totals.push(e.total)),
   });
-  await store.put(await localFile(), "slow");
+  const file = await localFile();
+  await store.put(file, "slow");
   assert.equal(b.calls._put, 1);
   assert.equal(seen.length, 6);
+  // The first event announces the size, read once and handed to the backend.
+  assert.deepEqual(totals, [(await Deno.stat(file)).size]);
 });
 
 Deno.test("delete prefers _deleteList in chunks of 100", async () => {
@@ -365,4 +370,112 @@ Deno.test("get into a missing local folder fails with 52 before any I/O", async 
   assert.equal(err.code, 52);
   assert.match(err.message, /local folder "\/nonexistent-dir\/x" does not exist/);
   assert.deepEqual(b.calls, {});
+});
+
+Deno.test("put reads the local size once and hands it to the backend as ctx.size", async () => {
+  const sizes: (number | undefined)[] = [];
+  const b = new ScriptedBackend().on("_put", (ctx) => sizes.push(ctx?.size));
+  const store = new BackendWrapper(b, instant().options);
+  await store.put(await localFile("12345"), "a");
+  assert.deepEqual(sizes, [5]);
+});
+
+Deno.test("put with validate checks the stored size after the upload (code 56 on a mismatch)", async () => {
+  const b = new ScriptedQueryBackend();
+  const store = new BackendWrapper(b, instant({ maxAttempts: 2 }).options);
+  await store.put(await localFile("12345"), "good", { validate: true });
+  // The upload "succeeds" but the store reports fewer bytes, on every re-check.
+  b.on("_query", () => ({ size: 2 }), () => ({ size: 2 }));
+  const err = await store.put(await localFile("12345"), "short", { validate: true }).catch((e) =>
+    e
+  );
+  assert.ok(err instanceof BackendError);
+  assert.equal(err.code, ErrorCode.backend_validation_failed);
+});
+
+Deno.test("get with a known size fails with 56 and leaves no local file when the download is short", async () => {
+  const b = new ScriptedBackend();
+  b.files.set("a", new Uint8Array(3));
+  const store = new BackendWrapper(b, instant({ maxAttempts: 1 }).options);
+  const dir = await Deno.makeTempDir();
+  const dest = join(dir, "a");
+  const err = await store.get("a", dest, { size: 10 }).catch((e) => e);
+  assert.ok(err instanceof BackendError);
+  assert.equal(err.code, ErrorCode.backend_validation_failed);
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
+  await store.get("a", dest, { size: 3 });
+  assert.equal((await Deno.stat(dest)).size, 3);
+});
+
+Deno.test("list hides stowage's temporary upload names unless asked for all", async () => {
+  const b = new ScriptedBackend();
+  const tmp = tempName("a", Date.now());
+  b.files.set("a", new Uint8Array(1));
+  b.files.set(tmp, new Uint8Array(1));
+  const store = new BackendWrapper(b, instant().options);
+  assert.deepEqual(await store.list(), ["a"]);
+  assert.deepEqual((await store.list({ all: true })).sort(), ["a", tmp].sort());
+});
+
+Deno.test("cleanup removes stale temporaries only, never a fresh one another process may be writing", async () => {
+  const now = 10_000_000_000;
+  const b = new ScriptedListBackend();
+  const stale = tempName("old", now - 2 * 3_600_000);
+  const fresh = tempName("new", now - 60_000);
+  for (const n of ["keep", stale, fresh]) b.files.set(n, new Uint8Array(1));
+  const store = new BackendWrapper(b, { ...instant().options, now: () => now });
+  assert.deepEqual(await store.cleanup({ dryRun: true }), [stale]);
+  assert.equal(b.files.size, 3);
+  assert.deepEqual(await store.cleanup(), [stale]);
+  assert.deepEqual([...b.files.keys()].sort(), ["keep", fresh].sort());
+  assert.deepEqual(await store.cleanup({ olderThan: 1000 }), [fresh]);
+});
+
+Deno.test("the first put removes stale temporaries left by a killed process", async () => {
+  const now = 10_000_000_000;
+  const b = new ScriptedListBackend();
+  const stale = tempName("old", now - 2 * 3_600_000);
+  b.files.set(stale, new Uint8Array(1));
+  const store = new BackendWrapper(b, { ...instant().options, now: () => now });
+  await store.put(await localFile(), "a");
+  assert.deepEqual([...b.files.keys()], ["a"]);
+  // Turned off with staleAfter: 0.
+  b.files.set(stale, new Uint8Array(1));
+  const off = new BackendWrapper(b, { ...instant().options, now: () => now, staleAfter: 0 });
+  await off.put(await localFile(), "b");
+  assert.ok(b.files.has(stale));
+});
+
+Deno.test("a get removes stale partial downloads a killed get left in its folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const old = join(dir, ".x.stowage-part-deadbeef");
+  const young = join(dir, ".y.stowage-part-cafebabe");
+  await Deno.writeTextFile(old, "partial");
+  await Deno.writeTextFile(young, "partial");
+  const past = new Date(Date.now() - 2 * 3_600_000);
+  await Deno.utime(old, past, past);
+  const b = new ScriptedBackend();
+  b.files.set("a", new Uint8Array(2));
+  await new BackendWrapper(b, instant().options).get("a", join(dir, "a"));
+  const left = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  assert.deepEqual(left, [".y.stowage-part-cafebabe", "a"]);
+});
+
+Deno.test("a get cut off by a cancel leaves no partial file, even when the backend is still writing", async () => {
+  const dir = await Deno.makeTempDir();
+  const ac = new AbortController();
+  const b = new ScriptedBackend().on("_get", async (ctx) => {
+    const tmp = (b.args._get!.at(-1)![1]) as string;
+    await Deno.writeTextFile(tmp, "half");
+    ac.abort();
+    // Ignores the signal for a while, as a stuck library would.
+    await new Promise((r) => setTimeout(r, 30));
+    void ctx;
+    return "skip-write";
+  });
+  const store = new BackendWrapper(b, { ...instant().options, signal: ac.signal, abortGrace: 5 });
+  const err = await store.get("a", join(dir, "a")).catch((e) => e);
+  assert.equal(err.code, ErrorCode.backend_aborted);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual([...Deno.readDirSync(dir)], []);
 });

@@ -6,32 +6,46 @@
  * @module
  */
 
-import type { Backend, BackendClass, BackendOptions } from "./backend.ts";
-import { BackendError, ErrorCode } from "./errors.ts";
-import { ParsedUrl } from "./url.ts";
-import { BackendWrapper, type WrapperOptions } from "./wrapper.ts";
+import type { Backend, BackendClass, BackendOptions } from "./core/backend.ts";
+import { BackendError, ErrorCode } from "./core/errors.ts";
+import { parseOptions } from "./core/options.ts";
+import { ParsedUrl } from "./core/url.ts";
+import { BackendWrapper, type WrapperOptions } from "./core/wrapper.ts";
+import type { FileOptions } from "./backends/file.ts";
+import type { MemoryOptions } from "./backends/memory.ts";
+import type { SftpOptions } from "./backends/sftp/options.ts";
+import type { FtpOptions } from "./backends/ftp/options.ts";
+import type { WebdavOptions } from "./backends/webdav/options.ts";
+import type { S3Options } from "./backends/s3/options.ts";
+import type { AzureOptions } from "./backends/azure/options.ts";
 
 type Loader = () => Promise<BackendClass>;
 
 /** Built-in schemes: literal imports, loaded on first use. */
 const BUILTIN_SCHEMES: Readonly<Record<string, Loader>> = {
-  file: async () => (await import("../backends/file.ts")).FileBackend,
-  memory: async () => (await import("../backends/memory.ts")).MemoryBackend,
-  sftp: async () => (await import("../backends/sftp.ts")).SftpBackend,
-  scp: async () => (await import("../backends/sftp.ts")).SftpBackend,
-  ftp: async () => (await import("../backends/ftp.ts")).FtpBackend,
-  ftps: async () => (await import("../backends/ftp.ts")).FtpBackend,
-  webdav: async () => (await import("../backends/webdav.ts")).WebdavBackend,
-  webdavs: async () => (await import("../backends/webdav.ts")).WebdavBackend,
-  http: async () => (await import("../backends/webdav.ts")).WebdavBackend,
-  https: async () => (await import("../backends/webdav.ts")).WebdavBackend,
-  s3: async () => (await import("../backends/s3.ts")).S3Backend,
-  gs: async () => (await import("../backends/s3.ts")).S3Backend,
-  azure: async () => (await import("../backends/azure.ts")).AzureBackend,
+  file: async () => (await import("./backends/file.ts")).FileBackend,
+  memory: async () => (await import("./backends/memory.ts")).MemoryBackend,
+  sftp: async () => (await import("./backends/sftp/mod.ts")).SftpBackend,
+  scp: async () => (await import("./backends/sftp/mod.ts")).SftpBackend,
+  ftp: async () => (await import("./backends/ftp/mod.ts")).FtpBackend,
+  ftps: async () => (await import("./backends/ftp/mod.ts")).FtpBackend,
+  webdav: async () => (await import("./backends/webdav/mod.ts")).WebdavBackend,
+  webdavs: async () => (await import("./backends/webdav/mod.ts")).WebdavBackend,
+  http: async () => (await import("./backends/webdav/mod.ts")).WebdavBackend,
+  https: async () => (await import("./backends/webdav/mod.ts")).WebdavBackend,
+  s3: async () => (await import("./backends/s3/mod.ts")).S3Backend,
+  gs: async () => (await import("./backends/s3/mod.ts")).S3Backend,
+  azure: async () => (await import("./backends/azure/mod.ts")).AzureBackend,
+  multi: async () => (await import("./backends/multi/mod.ts")).MultiBackend,
+  rclone: async () => (await import("./backends/rclone/mod.ts")).RcloneBackend,
+  rsync: async () => (await import("./backends/rsync/mod.ts")).RsyncBackend,
 };
 
 /** Built-in prefixes (`prefix+scheme://`). */
-const BUILTIN_PREFIXES: Readonly<Record<string, Loader>> = {};
+const BUILTIN_PREFIXES: Readonly<Record<string, Loader>> = {
+  par2: async () => (await import("./backends/par2/mod.ts")).Par2Backend,
+  chaos: async () => (await import("./backends/chaos.ts")).ChaosBackend,
+};
 
 const schemes = new Map<string, BackendClass>();
 const prefixes = new Map<string, BackendClass>();
@@ -134,7 +148,12 @@ export async function getBackendObject(
   const parsed = typeof url === "string" ? new ParsedUrl(url) : url;
   const scheme = parsed.scheme;
   const direct = await backendClassFor(scheme);
-  if (direct) return new direct(parsed, options);
+  if (direct) {
+    // Refuse unknown option keys before any I/O, even for a class whose
+    // constructor does not parse its declared table itself.
+    if (direct.options) parseOptions(scheme, direct.options, options);
+    return new direct(parsed, options);
+  }
   const plus = scheme.indexOf("+");
   if (plus !== -1) {
     const prefix = scheme.slice(0, plus);
@@ -158,8 +177,52 @@ export async function getBackendObject(
   );
 }
 
-/** Options for {@linkcode getBackend}: the wrapper's plus the backend's own keys. */
+/** Options for {@linkcode getBackend} when the scheme is not known at compile time. */
 export type GetBackendOptions = WrapperOptions & BackendOptions;
+
+/**
+ * Each built-in scheme's option type. `getBackend` with a literal URL takes
+ * the matching type (plus {@linkcode WrapperOptions}), so a misspelled key
+ * fails `deno check`; other schemes take {@linkcode GetBackendOptions}.
+ */
+export interface SchemeOptions {
+  /** `file://` */
+  file: FileOptions;
+  /** `memory://` */
+  memory: MemoryOptions;
+  /** `sftp://` */
+  sftp: SftpOptions;
+  /** `scp://` (same as sftp) */
+  scp: SftpOptions;
+  /** `ftp://` */
+  ftp: FtpOptions;
+  /** `ftps://` */
+  ftps: FtpOptions;
+  /** `webdav://` */
+  webdav: WebdavOptions;
+  /** `webdavs://` */
+  webdavs: WebdavOptions;
+  /** `http://` (WebDAV) */
+  http: WebdavOptions;
+  /** `https://` (WebDAV) */
+  https: WebdavOptions;
+  /** `s3://` */
+  s3: S3Options;
+  /** `gs://` (S3 interoperability) */
+  gs: S3Options;
+  /** `azure://` */
+  azure: AzureOptions;
+}
+
+/** The lower-cased scheme of a literal URL (`"S3://b"` → `"s3"`), or `never`. */
+export type SchemeOf<U> = U extends `${infer S}://${string}` ? Lowercase<S>
+  : U extends `${infer S}:${string}` ? Lowercase<S>
+  : never;
+
+/** The options type for a URL string: typed for a built-in scheme, open otherwise. */
+export type OptionsFor<U> = string extends U ? GetBackendOptions
+  : SchemeOf<U> extends keyof SchemeOptions ? SchemeOptions[SchemeOf<U>] & WrapperOptions
+  : GetBackendOptions;
 
 /**
  * The store for a URL, wrapped with retries, timeouts and validation.
@@ -171,10 +234,11 @@ export type GetBackendOptions = WrapperOptions & BackendOptions;
  * console.log(await store.list());
  * ```
  */
-export async function getBackend(
-  url: string | ParsedUrl,
-  options: GetBackendOptions = {},
+export async function getBackend<U extends string>(
+  url: U | ParsedUrl,
+  options: OptionsFor<U> = {} as OptionsFor<U>,
 ): Promise<BackendWrapper> {
-  const backend = await getBackendObject(url, options);
-  return new BackendWrapper(backend, options);
+  const opts = options as GetBackendOptions;
+  const backend = await getBackendObject(url, opts);
+  return new BackendWrapper(backend, opts);
 }
