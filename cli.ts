@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { backends } from "./cli/backends.ts";
+import { cleanup } from "./cli/cleanup.ts";
 import { type Command, UsageError } from "./cli/context.ts";
 import { get } from "./cli/get.ts";
 import { ls } from "./cli/ls.ts";
@@ -37,7 +38,7 @@ import { redactRaw } from "./core/url.ts";
 /** The version printed by `stowage --version`. */
 export const VERSION = "0.1.0";
 
-const COMMANDS: readonly Command[] = [ls, put, get, rm, stat, mv, test, backends];
+const COMMANDS: readonly Command[] = [ls, put, get, rm, stat, mv, cleanup, test, backends];
 
 const GLOBAL_OPTIONS = {
   "num-retries": { type: "string" },
@@ -124,7 +125,11 @@ function storeOptionsFrom(values: Record<string, unknown>, out: Output): GetBack
  * Run the CLI with these arguments; returns the exit status (never exits the
  * process itself, so tests and other programs can call it).
  */
-export async function main(args: string[], sinks: OutputSinks = processSinks()): Promise<number> {
+export async function main(
+  args: string[],
+  sinks: OutputSinks = processSinks(),
+  signal?: AbortSignal,
+): Promise<number> {
   let out = new Output(sinks, 1);
   const allOptions: Record<
     string,
@@ -186,13 +191,11 @@ export async function main(args: string[], sinks: OutputSinks = processSinks()):
     for (const key of Object.keys(command.options)) {
       flags[key] = values[key] as string | boolean | string[] | undefined;
     }
-    return await command.run({
-      args: rest,
-      flags,
-      storeOptions: storeOptionsFrom(values, out),
-      out,
-    });
+    const storeOptions = storeOptionsFrom(values, out);
+    if (signal) storeOptions.signal = signal;
+    return await command.run({ args: rest, flags, storeOptions, out });
   } catch (err) {
+    if (isBrokenPipe(err)) return EXIT_BROKEN_PIPE; // `stowage ls | head -1`: quietly
     if (err instanceof UsageError) {
       out.error(err.message);
       return ErrorCode.command_line;
@@ -205,6 +208,36 @@ export async function main(args: string[], sinks: OutputSinks = processSinks()):
     if (out.verbosity >= 2 && err instanceof Error && err.stack) out.info(redactText(err.stack));
     return ErrorCode.exception;
   }
+}
+
+/** Exit status after stdout was closed by the reader, as a process killed by SIGPIPE. */
+const EXIT_BROKEN_PIPE = 141;
+
+function isBrokenPipe(err: unknown): boolean {
+  if (err instanceof Deno.errors.BrokenPipe) return true;
+  return err instanceof BackendError && err.cause instanceof Deno.errors.BrokenPipe;
+}
+
+/**
+ * Run the CLI as a process: Ctrl-C (SIGINT) and SIGTERM cancel the command
+ * through its AbortSignal — the temporary upload on the store and the
+ * partial local file are removed — then it exits 130 / 143. A second Ctrl-C
+ * exits at once.
+ */
+async function runAsProcess(): Promise<never> {
+  const ac = new AbortController();
+  let caught: "SIGINT" | "SIGTERM" | undefined;
+  const on = (sig: "SIGINT" | "SIGTERM") => () => {
+    if (caught) Deno.exit(sig === "SIGINT" ? 130 : 143);
+    caught = sig;
+    ac.abort(new BackendError(`cancelled by ${sig}`, { code: ErrorCode.backend_aborted }));
+  };
+  const listeners = { SIGINT: on("SIGINT"), SIGTERM: on("SIGTERM") };
+  for (const [sig, fn] of Object.entries(listeners)) {
+    Deno.addSignalListener(sig as Deno.Signal, fn);
+  }
+  const code = await main(Deno.args, processSinks(), ac.signal);
+  Deno.exit(caught === "SIGINT" ? 130 : caught === "SIGTERM" ? 143 : code);
 }
 
 function cleanParseError(message: string): string {
@@ -220,5 +253,5 @@ function redactText(text: string): string {
 }
 
 if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
+  await runAsProcess();
 }

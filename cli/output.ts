@@ -6,6 +6,7 @@
  */
 
 import type { ProgressEvent } from "../core/wrapper.ts";
+import { escapeMessage, escapeText } from "./escape.ts";
 
 /** Where text goes; defaults to the process's stdout and stderr. */
 export interface OutputSinks {
@@ -60,17 +61,22 @@ export class Output {
     this.#sinks.stdout(line + "\n");
   }
 
-  /** An error line on stderr (always shown). */
+  /** A name or URL made safe to print on a terminal (control characters escaped). */
+  name(text: string): string {
+    return escapeText(text);
+  }
+
+  /** An error line on stderr (always shown; control characters escaped, so it stays one line). */
   error(line: string): void {
     this.#clearProgress();
-    this.#sinks.stderr(`stowage: ${line}\n`);
+    this.#sinks.stderr(`stowage: ${escapeMessage(line)}\n`);
   }
 
   /** A warning (hidden by -q). */
   warn(line: string): void {
     if (this.verbosity < 1) return;
     this.#clearProgress();
-    this.#sinks.stderr(`stowage: ${line}\n`);
+    this.#sinks.stderr(`stowage: ${escapeMessage(line)}\n`);
   }
 
   /** Whether a person can answer prompts. */
@@ -82,7 +88,7 @@ export class Output {
   info(line: string): void {
     if (this.verbosity < 2) return;
     this.#clearProgress();
-    this.#sinks.stderr(`${line}\n`);
+    this.#sinks.stderr(`${escapeMessage(line)}\n`);
   }
 
   /** The log function for the store: warnings by default, info/debug with -v. */
@@ -119,7 +125,7 @@ export class Output {
     const secs = Math.max(0.001, (now - t.start) / 1000);
     const pct = t.total ? ` ${Math.min(100, Math.floor((t.done / t.total) * 100))}%` : "";
     const of = t.total !== undefined ? ` / ${formatBytes(t.total)}` : "";
-    const line = `${e.operation} ${e.name}: ${formatBytes(t.done)}${of}${pct} ${
+    const line = `${e.operation} ${escapeText(e.name)}: ${formatBytes(t.done)}${of}${pct} ${
       formatBytes(t.done / secs)
     }/s`;
     this.#sinks.stderr(`\r\x1b[K${line.slice(0, 120)}`);

@@ -30,7 +30,8 @@ Exits with 52 when any name is missing.`,
       for (const n of names) {
         const size = info[n]?.size ?? null;
         if (size === -1) missing = true;
-        out.result(`${size === -1 ? "missing" : size === null ? "unknown" : size}\t${n}`);
+        const shown = size === -1 ? "missing" : size === null ? "unknown" : size;
+        out.result(`${shown}\t${out.name(n)}`);
       }
     }
     return missing ? ErrorCode.backend_not_found : 0;

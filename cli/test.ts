@@ -38,9 +38,10 @@ Exits 0 when every case passes or is skipped, 1 when any fails.`,
       storeOptions: { maxAttempts: 3, minTimeout: 100, maxTimeout: 2000, ...storeOptions },
       onResult: (r) => {
         const ms = `${Math.round(r.ms)} ms`;
+        const why = out.name(r.reason ?? "");
         if (r.status === "passed") out.result(`PASS  ${r.name} (${ms})`);
-        else if (r.status === "skipped") out.result(`SKIP  ${r.name}: ${r.reason}`);
-        else out.result(`FAIL  ${r.name}: ${r.reason}`);
+        else if (r.status === "skipped") out.result(`SKIP  ${r.name}: ${why}`);
+        else out.result(`FAIL  ${r.name}: ${why}`);
       },
     });
     out.result(

@@ -37,7 +37,7 @@
  */
 
 import { BufferPool } from "./buffer_pool.ts";
-import { BackendError, ErrorCode } from "./errors.ts";
+import { abortError, BackendError, ErrorCode } from "./errors.ts";
 
 /** A byte range of a local file, sent as a request body. */
 export interface FileRangeBody {
@@ -68,7 +68,10 @@ export interface Http1Request {
   headers: Record<string, string>;
   /** The body: a file range (streamed), bytes, or none. */
   body?: FileRangeBody | Uint8Array;
-  /** Aborting closes the connection and rejects with an `AbortError`. */
+  /**
+   * Aborting closes the connection and rejects with `abortError(signal)`
+   * (code 61, or the signal's own BackendError reason; `isAbortError` knows it).
+   */
   signal?: AbortSignal;
   /** Called with the number of body bytes after each piece written to the socket. */
   onProgress?: (bytes: number) => void;
@@ -159,7 +162,7 @@ export class Http1Client {
    * @throws {BackendError} Code 38 when the answer is not HTTP/1.x, is cut
    * off or too large; code 50 when the local file is shorter than the range.
    * Socket and TLS errors are thrown as Deno raised them (the caller maps
-   * them), an abort as an `AbortError`.
+   * them), an abort as `abortError(signal)` from `errors.ts`.
    */
   async send(request: Http1Request): Promise<Http1Answer> {
     const { url, signal } = request;
@@ -467,13 +470,4 @@ function closeQuietly(conn: Deno.Conn): void {
   } catch {
     // already closed
   }
-}
-
-/** An `AbortError` for `signal` (its reason when that is one already). */
-function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  if (reason instanceof Error && reason.name === "AbortError") return reason;
-  const err = new Error("cancelled", { cause: reason });
-  err.name = "AbortError";
-  return err;
 }

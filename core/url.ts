@@ -29,8 +29,34 @@ export const HOST_STYLE_SCHEMES: readonly string[] = [
   "webdavs",
 ];
 
-/** Query parameters whose values are secrets and are hidden by {@linkcode ParsedUrl.stripAuth}. */
-const SECRET_QUERY = /(pass|secret|token|key|sig|credential|auth)/i;
+/** Words that make a query parameter's value a secret (hidden by {@linkcode ParsedUrl.stripAuth}). */
+const SECRET_WORDS: ReadonlySet<string> = new Set([
+  "pass",
+  "passwd",
+  "password",
+  "passphrase",
+  "secret",
+  "token",
+  "sig",
+  "signature",
+  "credential",
+  "credentials",
+  "auth",
+  "authorization",
+  "apikey",
+  "key",
+  "sas",
+]);
+
+/**
+ * Whether a query key names a secret: one of its words (split at `-`, `_`,
+ * `.` and camelCase humps) is a secret word. `sas_token`, `accountKey`,
+ * `X-Amz-Signature` are; `max-keys`, `tier`, `prefix` are not.
+ */
+export function isSecretKey(key: string): boolean {
+  const words = key.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[-_.\s]+/);
+  return words.some((w) => SECRET_WORDS.has(w));
+}
 
 /**
  * A parsed backend URL with duplicity's field names and rules.
@@ -225,12 +251,17 @@ export function redactRaw(url: string): string {
     /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)/,
     (_all, head: string, authority: string) => {
       const at = authority.lastIndexOf("@");
-      return head + (at === -1 ? authority : authority.slice(at + 1));
+      if (at === -1) return head + authority;
+      // Keep the user (it names the account, which helps); drop the password.
+      const userinfo = authority.slice(0, at);
+      const colon = userinfo.indexOf(":");
+      const user = colon === -1 ? userinfo : userinfo.slice(0, colon);
+      return head + (user ? `${user}@` : "") + authority.slice(at + 1);
     },
   );
   out = out.replace(
     /([?&])([^=&#]*)=([^&#]*)/g,
-    (all, sep: string, key: string) => SECRET_QUERY.test(key) ? `${sep}${key}=***` : all,
+    (all, sep: string, key: string) => isSecretKey(key) ? `${sep}${key}=***` : all,
   );
   return out;
 }
@@ -260,7 +291,7 @@ export function secretsOf(url: string): string[] {
     }
   }
   for (const q of url.matchAll(/[?&]([^=&#]*)=([^&#]*)/g)) {
-    if (SECRET_QUERY.test(q[1]!) && q[2]) out.push(q[2]);
+    if (isSecretKey(q[1]!) && q[2]) out.push(q[2]);
   }
   return out.filter((s) => s.length > 0);
 }

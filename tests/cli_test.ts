@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { main } from "../cli.ts";
+import { tempName } from "../kit.ts";
 
 interface Run {
   code: number;
@@ -168,4 +169,78 @@ Deno.test("the stowage process prints one line and the exit code, never a stack 
   assert.equal(out.code, 23);
   assert.equal(stderr.trim().split("\n").length, 1, stderr);
   assert.doesNotMatch(stderr, /\bat .*\.ts:\d+/);
+});
+
+Deno.test("ls escapes control characters in names on a terminal's lines; --json stays exact", async () => {
+  const { dir, url, file } = await fixture();
+  const hostile = "evil\x1b[2J\nfake line";
+  assert.equal((await cli("put", "--name", hostile, file, url)).code, 0);
+  const ls = await cli("ls", url);
+  assert.equal(ls.stdout, "evil\\x1b[2J\\nfake line\n");
+  assert.deepEqual(JSON.parse((await cli("ls", "--json", url)).stdout), [{ name: hostile }]);
+  const stat = await cli("stat", url, hostile);
+  assert.equal(stat.stdout, "11\tevil\\x1b[2J\\nfake line\n");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("ls hides temporary uploads unless --all; cleanup removes the stale ones", async () => {
+  const { dir, url, file } = await fixture();
+  assert.equal((await cli("put", file, url)).code, 0);
+  const store = join(dir, "store");
+  const stale = tempName("big.tar", Date.now() - 2 * 3_600_000);
+  const fresh = tempName("other.tar");
+  await Deno.writeTextFile(join(store, stale), "debris");
+  await Deno.writeTextFile(join(store, fresh), "being written");
+  assert.equal((await cli("ls", url)).stdout, "hello.txt\n");
+  assert.equal((await cli("ls", "--all", url)).stdout.split("\n").filter(Boolean).length, 3);
+  const dry = await cli("cleanup", "--dry-run", url);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(dry.stdout, `would remove ${stale}\n`);
+  assert.ok(await Deno.stat(join(store, stale)));
+  const real = await cli("cleanup", url);
+  assert.equal(real.stdout, `removed ${stale}\n`);
+  await assert.rejects(Deno.stat(join(store, stale)));
+  assert.ok(await Deno.stat(join(store, fresh)), "a fresh temporary is never removed");
+  assert.equal((await cli("cleanup", "--older-than", "soon", url)).code, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("an unknown backend option exits 23 with a suggestion", async () => {
+  const r = await cli("-o", "dirmod=700", "ls", "file:///tmp");
+  assert.equal(r.code, 23);
+  assert.equal(
+    r.stderr,
+    'stowage: Unknown option "dirmod" for file://; did you mean "dirMode"?\n',
+  );
+});
+
+Deno.test("stowage backends -l lists each backend's options with type, default and meaning", async () => {
+  const r = await cli("backends", "-l", "file");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /dirMode — integer 0\.\.4095 \(default 493\): Permission bits/);
+  const rows = JSON.parse((await cli("backends", "--json")).stdout) as {
+    scheme: string;
+    options: { name: string }[];
+  }[];
+  for (const s of ["sftp", "ftp", "webdav", "s3", "azure"]) {
+    assert.ok(rows.find((x) => x.scheme === s)!.options.length > 0, s);
+  }
+});
+
+Deno.test("stowage ls | head -1 exits quietly when the reader goes away", async () => {
+  const { dir, url, file } = await fixture();
+  for (let i = 0; i < 3; i++) await cli("put", "--name", `f${i}`, file, url);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../cli.ts", import.meta.url).pathname, "ls", url],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Read nothing and close stdout at once, as `head -0` would.
+  await child.stdout.cancel();
+  const res = await child.output().catch(() => undefined);
+  const status = await child.status;
+  const stderr = res ? new TextDecoder().decode(res.stderr) : "";
+  assert.ok(status.code === 0 || status.code === 141, `exit ${status.code}`);
+  assert.doesNotMatch(stderr, /unexpected error|Broken pipe/);
+  await Deno.remove(dir, { recursive: true });
 });

@@ -91,16 +91,19 @@ Deno.test("IPv6 hosts lose their brackets", () => {
   assert.equal(u.port, 2222);
 });
 
-Deno.test("stripAuth removes user and password", () => {
+Deno.test("stripAuth removes the password and keeps the user visible", () => {
   const u = new ParsedUrl("scheme://user:pw@127.0.0.1:22/p");
-  assert.equal(u.stripAuth(), "scheme://127.0.0.1:22/p");
-  assert.equal(String(u), "scheme://127.0.0.1:22/p");
-  assert.equal(new ParsedUrl("ftp://a@b:c@host/x").stripAuth(), "ftp://host/x");
+  assert.equal(u.stripAuth(), "scheme://user@127.0.0.1:22/p");
+  assert.equal(String(u), "scheme://user@127.0.0.1:22/p");
+  assert.equal(new ParsedUrl("ftp://a@b:c@host/x").stripAuth(), "ftp://a@b@host/x");
+  assert.equal(new ParsedUrl("sftp://nobody@host/x").stripAuth(), "sftp://nobody@host/x");
 });
 
-Deno.test("stripAuth hides secret query values", () => {
+Deno.test("stripAuth hides secret query values only", () => {
   const u = new ParsedUrl("azure://c?sas_token=abc&tier=Cool");
   assert.equal(u.stripAuth(), "azure://c?sas_token=***&tier=Cool");
+  const s3 = new ParsedUrl("s3://b/p?max-keys=5&accountKey=k1&X-Amz-Signature=zz&prefix=a");
+  assert.equal(s3.stripAuth(), "s3://b/p?max-keys=5&accountKey=***&X-Amz-Signature=***&prefix=a");
 });
 
 Deno.test("a malformed URL's error message does not leak the password", () => {
