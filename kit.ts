@@ -92,7 +92,7 @@ export {
   type Http1Request,
 } from "./core/http1.ts";
 export { BufferPool } from "./core/buffer_pool.ts";
-export { xmlText } from "./core/xml.ts";
+export { xmlText, type XmlTextOptions } from "./core/xml.ts";
 export { eachLimited } from "./core/concurrency.ts";
 export { type WriteStreamOptions, writeStreamToFile } from "./core/stream_file.ts";
 export { isPartFile, PART_MARKER } from "./core/local_file.ts";

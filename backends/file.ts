@@ -24,7 +24,9 @@ import {
   type QueryResult,
 } from "../core/backend.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
+import { fileRangeStream, fileWriteStream } from "../core/local_file.ts";
 import { tempName } from "../core/names.ts";
+import type { ReadRange } from "../core/streams.ts";
 import { type OptionsInput, parseOptions } from "../core/options.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
@@ -86,7 +88,12 @@ export class FileBackend extends Backend {
 
   /** Atomic overwrite and server-side rename; names up to 255 bytes. */
   protected override declareCapabilities(): DeclaredCapabilities {
-    return { atomicOverwrite: true, serverSideRename: true, names: { maxBytes: 255 } };
+    return {
+      atomicOverwrite: true,
+      serverSideRename: true,
+      folders: true,
+      names: { maxBytes: 255 },
+    };
   }
 
   /** Copy the stored file to `localPath`. */
@@ -121,7 +128,7 @@ export class FileBackend extends Backend {
     }
   }
 
-  /** The regular files in the folder (and symlinks to them); empty when the folder is missing. */
+  /** The regular files in the folder (and symlinks to them); code 52 when the folder is missing. */
   override async _list(): Promise<string[]> {
     const names: string[] = [];
     try {
@@ -131,10 +138,36 @@ export class FileBackend extends Backend {
         }
       }
     } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return [];
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) {
+        throw new BackendError(`no such folder "${this.dir}"`, {
+          code: ErrorCode.backend_not_found,
+          cause: err,
+        });
+      }
       throw err;
     }
     return names;
+  }
+
+  /** A range of the file, read straight from disk. */
+  override async _openRead(
+    name: string,
+    range: ReadRange,
+    _ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>> {
+    return await fileRangeStream(join(this.dir, name), range.offset, range.length);
+  }
+
+  /** A temporary file in the folder, renamed into place on close. */
+  override async _openWrite(
+    name: string,
+    _options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>> {
+    await this.#ensureDir();
+    const tmp = join(this.dir, tempName(name));
+    const commit = () => Deno.rename(tmp, join(this.dir, name));
+    return await fileWriteStream(tmp, commit, (n) => ctx?.progress(n));
   }
 
   /** Remove one file; a missing file is fine. */

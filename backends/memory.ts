@@ -23,6 +23,7 @@ import {
 } from "../core/backend.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
 import { type OptionsInput, parseOptions } from "../core/options.ts";
+import type { ReadRange } from "../core/streams.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
 /** The options of `memory://`: none besides the wrapper's. */
@@ -32,6 +33,16 @@ export const MEMORY_OPTIONS = {} as const;
 export type MemoryOptions = OptionsInput<typeof MEMORY_OPTIONS>;
 
 const stores = new Map<string, Map<string, Uint8Array>>();
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
 
 /**
  * A process-local store keyed by the URL's path.
@@ -89,6 +100,41 @@ export class MemoryBackend extends Backend {
     ctx?.progress(data.length);
     ctx?.signal.throwIfAborted();
     this.#files.set(name, data);
+  }
+
+  /** The stored bytes of a range, as a stream (a copy, so later puts do not change it). */
+  override _openRead(
+    name: string,
+    range: ReadRange,
+    _ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const data = this.#files.get(name);
+    if (!data) {
+      return Promise.reject(new BackendError("not found", { code: ErrorCode.backend_not_found }));
+    }
+    const end = range.length === undefined ? data.length : range.offset + range.length;
+    const part = data.slice(Math.min(range.offset, data.length), Math.min(end, data.length));
+    return Promise.resolve(new Blob([part]).stream());
+  }
+
+  /** Collects the chunks and stores them under `name` on close only. */
+  override _openWrite(
+    name: string,
+    _options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>> {
+    const chunks: Uint8Array[] = [];
+    return Promise.resolve(
+      new WritableStream<Uint8Array>({
+        write: (chunk) => {
+          chunks.push(chunk.slice());
+          ctx?.progress(chunk.byteLength);
+        },
+        close: () => {
+          this.#files.set(name, new Uint8Array(concat(chunks)));
+        },
+      }),
+    );
   }
 
   /** The names in this store. */

@@ -8,6 +8,7 @@
 import type { ErrorCode } from "./errors.ts";
 import type { OptionSpecs } from "./options.ts";
 import type { ParsedUrl } from "./url.ts";
+import type { ReadRange } from "./streams.ts";
 
 /**
  * Options a backend receives, untyped. Each built-in backend declares its keys
@@ -71,10 +72,20 @@ export interface BackendCapabilities {
   retryCleanup: boolean;
   /** Has `_close`. */
   close: boolean;
+  /** Has `_openRead` (native streamed and ranged reads). */
+  openRead: boolean;
+  /** Has `_openWrite` (native streamed writes). */
+  openWrite: boolean;
   /** A put over an existing name replaces it atomically (readers see old or new, never a mix). */
   atomicOverwrite: boolean;
   /** The store renames on the server (puts go to a temporary name, then rename). */
   serverSideRename: boolean;
+  /**
+   * The store has real folders: listing one that does not exist fails with
+   * code 52 (object stores, where a prefix that holds nothing lists empty,
+   * say `false`).
+   */
+  folders: boolean;
   /** Largest chunk (part, block, buffer) the backend moves in one piece, in bytes. */
   chunkSize?: number;
   /** Names the store cannot hold. */
@@ -83,7 +94,10 @@ export interface BackendCapabilities {
 
 /** The parts of {@linkcode BackendCapabilities} a backend declares itself. */
 export type DeclaredCapabilities = Partial<
-  Pick<BackendCapabilities, "atomicOverwrite" | "serverSideRename" | "chunkSize" | "names">
+  Pick<
+    BackendCapabilities,
+    "atomicOverwrite" | "serverSideRename" | "folders" | "chunkSize" | "names"
+  >
 >;
 
 /**
@@ -146,6 +160,29 @@ export abstract class Backend {
   _move?(localPath: string, name: string, ctx?: OperationContext): Promise<boolean>;
   /** Release connections. */
   _close?(): Promise<void>;
+  /**
+   * Open the bytes `range` of `name` for reading. Resolves once the store
+   * has answered (a missing name rejects with code 52), with a stream of
+   * exactly those bytes (fewer only at the end of the file; none for a range
+   * past the end). Cancelling the stream releases the connection. Used by
+   * the wrapper's `read`, which resumes a broken stream with a new range.
+   */
+  _openRead?(
+    name: string,
+    range: ReadRange,
+    ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Open `name` for writing. Nothing is visible under `name` until the
+   * stream's `close()` resolves (write to a temporary name, or a staged
+   * upload, then commit); `abort()` removes whatever was written. `size`,
+   * when given, is the exact number of bytes that will be written.
+   */
+  _openWrite?(
+    name: string,
+    options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>>;
 
   /** What this backend declares about itself; subclasses override to add facts. */
   protected declareCapabilities(): DeclaredCapabilities {
@@ -162,8 +199,11 @@ export abstract class Backend {
       move: typeof this._move === "function",
       retryCleanup: typeof this._retryCleanup === "function",
       close: typeof this._close === "function",
+      openRead: typeof this._openRead === "function",
+      openWrite: typeof this._openWrite === "function",
       atomicOverwrite: d.atomicOverwrite ?? false,
       serverSideRename: d.serverSideRename ?? false,
+      folders: d.folders ?? false,
       names: d.names ?? {},
     };
     if (d.chunkSize !== undefined) caps.chunkSize = d.chunkSize;

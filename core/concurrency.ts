@@ -18,18 +18,38 @@
  * Run `fn` over `items`, at most `limit` at a time. The first error wins: it
  * aborts `stop` (so the calls in flight can end early), no new item starts,
  * and it is thrown once all have settled. An abort of `stop` from outside is
- * thrown as its reason.
+ * thrown as its reason. An abort of `signal` (the caller's cancellation)
+ * does the same: it aborts `stop` with its reason.
  *
  * @param items The items, taken in order.
  * @param limit The most calls in flight at once (at least 1 is used).
  * @param fn Called with each item and its index.
  * @param stop Aborted at the first failure; abort it to stop early.
+ * @param signal An outside signal that stops the run as aborting `stop` does.
  */
 export async function eachLimited<T>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<void>,
   stop: AbortController = new AbortController(),
+  signal?: AbortSignal,
+): Promise<void> {
+  if (!signal) return await runLimited(items, limit, fn, stop);
+  const onAbort = () => stop.abort(signal.reason);
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await runLimited(items, limit, fn, stop);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function runLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<void>,
+  stop: AbortController,
 ): Promise<void> {
   let next = 0;
   let failure: { err: unknown } | undefined;

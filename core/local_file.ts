@@ -90,3 +90,108 @@ export async function landDownload(tmp: string, localPath: string, size?: number
   }
   await Deno.rename(tmp, localPath);
 }
+
+/**
+ * The bytes `offset` … `offset + length` of a local file as a stream (to the
+ * end when `length` is undefined), read 256 KiB at a time with back
+ * pressure. `onDone` runs once when the stream ends, fails or is cancelled.
+ * A missing file rejects with Deno's NotFound.
+ */
+export async function fileRangeStream(
+  path: string,
+  offset: number,
+  length?: number,
+  onDone?: () => Promise<void> | void,
+): Promise<ReadableStream<Uint8Array>> {
+  const file = await Deno.open(path, { read: true });
+  let closed = false;
+  const done = async () => {
+    if (closed) return;
+    closed = true;
+    try {
+      file.close();
+    } catch {
+      // closed already
+    }
+    await onDone?.();
+  };
+  try {
+    if (offset) await file.seek(offset, Deno.SeekMode.Start);
+  } catch (err) {
+    await done();
+    throw err;
+  }
+  let left = length ?? Infinity;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        if (left <= 0) {
+          await done();
+          return controller.close();
+        }
+        const buf = new Uint8Array(Math.min(256 << 10, left));
+        const n = await file.read(buf);
+        if (n === null) {
+          await done();
+          return controller.close();
+        }
+        left -= n;
+        controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
+      } catch (err) {
+        await done();
+        throw err;
+      }
+    },
+    cancel: done,
+  }, { highWaterMark: 1 });
+}
+
+/**
+ * A stream that writes into the local file `tmp`; on `close()` it calls
+ * `commit` (rename into place), on `abort()` or a failed write it removes
+ * `tmp`. Each written chunk is reported to `onBytes`.
+ */
+export async function fileWriteStream(
+  tmp: string,
+  commit: () => Promise<void>,
+  onBytes?: (bytes: number) => void,
+): Promise<WritableStream<Uint8Array>> {
+  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  let open = true;
+  const shut = () => {
+    if (!open) return;
+    open = false;
+    try {
+      file.close();
+    } catch {
+      // closed already
+    }
+  };
+  const discard = async () => {
+    shut();
+    await Deno.remove(tmp).catch(() => {});
+  };
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      try {
+        let off = 0;
+        while (off < chunk.byteLength) off += await file.write(chunk.subarray(off));
+        onBytes?.(chunk.byteLength);
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+    },
+    async close() {
+      try {
+        await file.sync().catch(() => {});
+        shut();
+        await commit();
+      } catch (err) {
+        await discard();
+        throw err;
+      }
+    },
+    abort: discard,
+  });
+}

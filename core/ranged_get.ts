@@ -177,7 +177,12 @@ export async function rangedDownload(options: RangedDownloadOptions): Promise<vo
 }
 
 /** The first answer's body (when it holds bytes), then the rest in `concurrency` equal ranges of at least `partSize`. */
-function planPieces(size: number, firstLength: number, partSize: number, concurrency: number): Piece[] {
+function planPieces(
+  size: number,
+  firstLength: number,
+  partSize: number,
+  concurrency: number,
+): Piece[] {
   const pieces: Piece[] = [];
   if (size === 0) return pieces;
   if (firstLength > 0) pieces.push({ offset: 0, length: firstLength, first: true });

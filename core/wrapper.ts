@@ -10,18 +10,18 @@
 
 import { basename, dirname } from "node:path";
 import type { Backend, OperationContext, QueryResult } from "./backend.ts";
-import { runAttempt } from "./attempt.ts";
+import { OperationRunner } from "./operation.ts";
+import {
+  openReadStream,
+  type ReadOptions,
+  type StreamHost,
+  writeFromSource,
+  type WriteOptions,
+  type WriteSource,
+} from "./streams.ts";
 import { DEFAULT_STALE_AFTER, removeStaleParts, staleTempNames } from "./cleanup.ts";
 import { checkLocalFile, checkLocalFolder, landDownload, partFileFor } from "./local_file.ts";
-import {
-  abortError,
-  BackendError,
-  errnoCode,
-  ErrorCode,
-  isAbortError,
-  isPermanentCode,
-  reasonOf,
-} from "./errors.ts";
+import { BackendError, ErrorCode, reasonOf } from "./errors.ts";
 import { checkName, isTempName } from "./names.ts";
 import type {
   CleanupOptions,
@@ -32,9 +32,9 @@ import type {
   QueryInfo,
   WrapperOptions,
 } from "./wrapper_options.ts";
-import { abortableSleep, retry, RetryError, type RetryOptions } from "./retry.ts";
-import { failureMessage, scrubSecrets } from "./messages.ts";
+import { abortableSleep } from "./retry.ts";
 
+export type { ReadOptions, WriteOptions, WriteSource } from "./streams.ts";
 export type {
   CleanupOptions,
   GetOptions,
@@ -64,6 +64,7 @@ export class BackendWrapper {
   /** The backend this wraps. */
   readonly backend: Backend;
   readonly #opts: WrapperOptions;
+  readonly #ops: OperationRunner;
   #closed = false;
   #swept = false;
   readonly #sweptFolders = new Set<string>();
@@ -72,6 +73,7 @@ export class BackendWrapper {
   constructor(backend: Backend, options: WrapperOptions = {}) {
     this.backend = backend;
     this.#opts = options;
+    this.#ops = new OperationRunner(backend, options);
   }
 
   /** The store's URL without credentials, for messages. */
@@ -91,7 +93,8 @@ export class BackendWrapper {
     this.#checkName(name, "put");
     const size = await checkLocalFile(localPath, "put", name);
     this.#started("put", name, size);
-    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx), size);
+    const put = (ctx: OperationContext) => this.backend._put(localPath, name, ctx);
+    await this.#run("put", name, put, size, options.signal);
     if (options.validate) await this.validate(name, size);
     await this.#sweepStore();
   }
@@ -110,13 +113,20 @@ export class BackendWrapper {
     this.#started("move", name, size);
     const move = this.backend._move?.bind(this.backend);
     if (move) {
-      const moved = await this.#run("move", name, (ctx) => move(localPath, name, ctx), size);
+      const moved = await this.#run(
+        "move",
+        name,
+        (ctx) => move(localPath, name, ctx),
+        size,
+        options.signal,
+      );
       if (moved) {
         if (options.validate) await this.validate(name, size);
         return;
       }
     }
-    await this.#run("put", name, (ctx) => this.backend._put(localPath, name, ctx), size);
+    const put = (ctx: OperationContext) => this.backend._put(localPath, name, ctx);
+    await this.#run("put", name, put, size, options.signal);
     if (options.validate) await this.validate(name, size);
     try {
       await Deno.remove(localPath);
@@ -140,22 +150,81 @@ export class BackendWrapper {
     this.#started("get", name, options.size);
     const parts = new Set<string>();
     try {
-      await this.#run("get", name, async (ctx) => {
-        const tmp = partFileFor(localPath);
-        parts.add(tmp);
-        try {
-          await this.backend._get(name, tmp, ctx);
-          await landDownload(tmp, localPath, options.size);
-        } catch (err) {
-          await Deno.remove(tmp).catch(() => {});
-          throw err;
-        }
-      });
+      await this.#run(
+        "get",
+        name,
+        async (ctx) => {
+          const tmp = partFileFor(localPath);
+          parts.add(tmp);
+          try {
+            await this.backend._get(name, tmp, ctx);
+            await landDownload(tmp, localPath, options.size);
+          } catch (err) {
+            await Deno.remove(tmp).catch(() => {});
+            throw err;
+          }
+        },
+        undefined,
+        options.signal,
+      );
     } finally {
       // An attempt cut off by a timeout or a cancel may still be writing:
       // whatever it left is removed before the caller hears of the failure.
       for (const tmp of parts) await Deno.remove(tmp).catch(() => {});
     }
+  }
+
+  /**
+   * The bytes of `name` (or of the range `offset`/`length`) as a stream,
+   * without a local copy where the backend reads natively. A missing name
+   * rejects with 52; a stream that breaks mid-way is resumed from the byte
+   * reached, within the retry budget.
+   *
+   * @example
+   * ```ts
+   * import { getBackend } from "@stowage/backends";
+   * await using store = await getBackend("memory://read-example");
+   * await store.write("hello.txt", "hello, world");
+   * const tail = await store.read("hello.txt", { offset: 7 });
+   * console.log(await new Response(tail).text()); // world
+   * ```
+   */
+  read(name: string, options: ReadOptions = {}): Promise<ReadableStream<Uint8Array>> {
+    this.#checkName(name, "read");
+    return openReadStream(this.#streamHost(), name, options);
+  }
+
+  /** The bytes of `name` (or a range of it) in memory: for small files. */
+  async readBytes(name: string, options: ReadOptions = {}): Promise<Uint8Array> {
+    return new Uint8Array(await new Response(await this.read(name, options)).arrayBuffer());
+  }
+
+  /** The text of `name` (UTF-8), or of a range of it. */
+  async readText(name: string, options: ReadOptions = {}): Promise<string> {
+    return new TextDecoder().decode(await this.readBytes(name, options));
+  }
+
+  /**
+   * Store `source` (bytes, text, a stream, an async iterable, or a function
+   * that opens one) under `name`, without a local copy where the backend
+   * writes natively. Nothing is visible under `name` until the write is
+   * complete; a failed or cancelled write leaves nothing.
+   */
+  write(name: string, source: WriteSource, options: WriteOptions = {}): Promise<void> {
+    this.#checkName(name, "write");
+    return writeFromSource(this.#streamHost(), name, source, options);
+  }
+
+  #streamHost(): StreamHost {
+    return {
+      backend: this.backend,
+      run: (operation, subject, fn, signal) => this.#run(operation, subject, fn, undefined, signal),
+      put: (path, name, signal) => this.put(path, name, signal ? { signal } : {}),
+      get: (name, path, signal) => this.get(name, path, signal ? { signal } : {}),
+      fail: (operation, name, err, attempts) => this.#wrap(operation, name, err, attempts),
+      maxAttempts: this.#opts.maxAttempts ?? 5,
+      timeout: this.#opts.timeout ?? 30000,
+    };
   }
 
   /**
@@ -333,26 +402,8 @@ export class BackendWrapper {
     this.#opts.onProgress?.(e);
   }
 
-  /** The error code for a failure, in DESIGN order: own code, `_errorCode`, errno, 50. */
-  #classify(operation: string, err: unknown): ErrorCode {
-    if (err instanceof BackendError) return err.code;
-    if (isAbortError(err)) return ErrorCode.backend_aborted;
-    let code: ErrorCode | undefined;
-    try {
-      code = this.backend._errorCode?.(operation, err);
-    } catch {
-      code = undefined;
-    }
-    return code ?? errnoCode(err) ?? ErrorCode.backend_error;
-  }
-
   #log(level: "debug" | "info" | "warn", message: string): void {
-    this.#opts.log?.(level, this.#scrub(message));
-  }
-
-  /** Remove the password and any credentials in URLs from a message. */
-  #scrub(text: string): string {
-    return scrubSecrets(text, this.backend.url);
+    this.#ops.log(level, message);
   }
 
   #wrap(
@@ -361,23 +412,15 @@ export class BackendWrapper {
     err: unknown,
     attempts: number,
   ): BackendError {
-    const reason = this.#scrub(reasonOf(err));
-    const message = failureMessage(operation, subject, this.displayUrl, reason, attempts);
-    const retryAfter = err instanceof BackendError ? err.retryAfter : undefined;
-    return new BackendError(message, {
-      code: this.#classify(operation, err),
-      operation,
-      attempts,
-      cause: err,
-      ...(retryAfter !== undefined ? { retryAfter } : {}),
-    });
+    return this.#ops.wrap(operation, subject, err, attempts);
   }
 
-  async #run<T>(
+  #run<T>(
     operation: string,
     subject: string | undefined,
     fn: (ctx: OperationContext) => Promise<T>,
     size?: number,
+    callSignal?: AbortSignal,
   ): Promise<T> {
     if (this.#closed) {
       throw new BackendError(`Cannot ${operation} on "${this.displayUrl}": the store is closed`, {
@@ -385,58 +428,7 @@ export class BackendWrapper {
         operation,
       });
     }
-    const o = this.#opts;
-    let attempts = 0;
-    const retryOptions: RetryOptions = {
-      maxAttempts: o.maxAttempts ?? 5,
-      minTimeout: o.minTimeout ?? 1000,
-      maxTimeout: o.maxTimeout ?? 60000,
-      multiplier: o.multiplier ?? 2,
-      jitter: o.jitter ?? 1,
-      isRetriable: (err) => !isPermanentCode(this.#classify(operation, err)),
-      onRetry: async (err, attempt, wait) => {
-        this.#log(
-          "warn",
-          `Attempt ${attempt} of ${o.maxAttempts ?? 5} to ${operation}${
-            subject ? ` "${subject}"` : ""
-          } failed: ${reasonOf(err)}; retrying in ${(wait / 1000).toFixed(1)} s`,
-        );
-        try {
-          await this.backend._retryCleanup?.();
-        } catch (cleanupErr) {
-          this.#log("debug", `Cleanup before the next attempt failed: ${reasonOf(cleanupErr)}`);
-        }
-      },
-    };
-    if (o.signal) retryOptions.signal = o.signal;
-    if (o.sleep) retryOptions.sleep = o.sleep;
-    if (o.random) retryOptions.random = o.random;
-    try {
-      return await retry(() => {
-        attempts++;
-        return runAttempt(fn, {
-          operation,
-          timeout: o.timeout ?? 30000,
-          grace: o.abortGrace ?? 1000,
-          ...(o.signal ? { signal: o.signal } : {}),
-          ...(size !== undefined ? { size } : {}),
-          ...(o.onProgress && subject
-            ? {
-              onBytes: (bytes: number) => o.onProgress!({ operation, name: subject, bytes }),
-            }
-            : {}),
-        });
-      }, retryOptions);
-    } catch (err) {
-      const last = err instanceof RetryError ? err.cause : err;
-      if (
-        o.signal?.aborted &&
-        !(last instanceof BackendError && last.code === ErrorCode.backend_aborted)
-      ) {
-        throw this.#wrap(operation, subject, abortError(o.signal), attempts);
-      }
-      throw this.#wrap(operation, subject, last, attempts);
-    }
+    return this.#ops.run(operation, subject, fn, size, callSignal);
   }
 }
 

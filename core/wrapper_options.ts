@@ -78,6 +78,8 @@ export interface ProgressEvent {
 export interface PutOptions {
   /** After the upload, check the stored size against the local one (code 56 when they differ). */
   validate?: boolean;
+  /** Cancels this call (besides the store's own `signal`). */
+  signal?: AbortSignal;
 }
 
 /** Options for {@linkcode BackendWrapper.get}. */
@@ -87,8 +89,9 @@ export interface GetOptions {
    * another size fails with code 56 and leaves no local file.
    */
   size?: number;
+  /** Cancels this call (besides the store's own `signal`). */
+  signal?: AbortSignal;
 }
 
 /** The answer of {@linkcode BackendWrapper.queryInfo}: one entry per name asked. */
 export type QueryInfo = Record<string, QueryResult>;
-

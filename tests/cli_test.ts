@@ -72,7 +72,7 @@ Deno.test("stowage test passes on memory:// and prints a per-case report", async
   const r = await cli("test", "--many", "30", "memory://cli-test");
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^PASS {2}put then get returns the same bytes/m);
-  assert.match(r.stdout, /16 passed, 0 failed, 0 skipped \(memory:\/\/cli-test\)/);
+  assert.match(r.stdout, /\d+ passed, 0 failed, 0 skipped \(memory:\/\/cli-test\)/);
 });
 
 Deno.test("stowage test refuses a non-empty location without --clean", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { getBackend, ParsedUrl } from "../mod.ts";
 import { isTempName } from "../kit.ts";
+import { expectCode } from "./_helpers.ts";
 import { FileBackend } from "../backends/file.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { runConformance, testConformance } from "../testing/mod.ts";
@@ -35,13 +36,15 @@ Deno.test("file:// relative URLs resolve against the working folder", () => {
   assert.equal(new FileBackend(new ParsedUrl("file:///abs/dir")).dir, "/abs/dir");
 });
 
-Deno.test("file:// creates its folder on the first put", async () => {
+Deno.test("file:// lists a missing folder as 52 naming it, and creates it on the first put", async () => {
   const dir = await Deno.makeTempDir();
   const src = join(dir, "src");
   await Deno.writeTextFile(src, "hello");
-  await using store = await getBackend(`file://${dir}/a/b/c`);
-  assert.deepEqual(await store.list(), []);
+  await using store = await getBackend(`file://${dir}/a/b/c`, { maxAttempts: 1 });
+  const err = await expectCode(store.list(), 52);
+  assert.match(err.message, /no such folder ".*\/a\/b\/c"/);
   await store.put(src, "hello");
+  assert.deepEqual(await store.list(), ["hello"]);
   assert.equal(await Deno.readTextFile(join(dir, "a/b/c/hello")), "hello");
   await Deno.remove(dir, { recursive: true });
 });
@@ -101,4 +104,19 @@ Deno.test("file:// permission denied maps to code 51", async () => {
   await Deno.chmod(dir, 0o700);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(src);
+});
+
+Deno.test("stowage ls of a forgotten-slash file URL exits 52 instead of listing nothing", async () => {
+  const { main } = await import("../cli.ts");
+  let stderr = "";
+  const code = await main(["ls", "file://tmp/stowage-no-such-dir-x1"], {
+    stdout: () => {},
+    stderr: (t) => stderr += t,
+    isTerminal: false,
+  });
+  assert.equal(code, 52);
+  assert.match(
+    stderr,
+    /^stowage: Cannot list "file:\/\/tmp\/stowage-no-such-dir-x1": no such folder/,
+  );
 });
