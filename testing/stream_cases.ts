@@ -80,24 +80,27 @@ function breakingReads(backend: Backend, breakAt: number, ranges: ReadRange[]): 
         ranges.push(range);
         const inner = (await open(name, range, ctx)).getReader();
         let sent = 0;
+        let cut = false;
         return new ReadableStream<Uint8Array>({
           async pull(controller) {
+            if (cut) {
+              // The bytes before the cut were delivered; now the "connection" is gone.
+              await inner.cancel();
+              return controller.error(new Error("connection reset by the test"));
+            }
             const r = await inner.read();
             if (r.done) return controller.close();
             let chunk = r.value;
             if (!broken && sent + chunk.byteLength > breakAt) {
               broken = true;
+              cut = true;
               chunk = chunk.subarray(0, breakAt - sent);
-              if (chunk.byteLength) controller.enqueue(chunk);
-              await inner.cancel();
-              controller.error(new Error("connection reset by the test"));
-              return;
             }
             sent += chunk.byteLength;
             controller.enqueue(chunk);
           },
           cancel: (reason) => inner.cancel(reason),
-        });
+        }, { highWaterMark: 0 });
       };
     },
   });

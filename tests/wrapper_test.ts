@@ -479,3 +479,115 @@ Deno.test("a get cut off by a cancel leaves no partial file, even when the backe
   await new Promise((r) => setTimeout(r, 40));
   assert.deepEqual([...Deno.readDirSync(dir)], []);
 });
+
+/** A backend with native streams over scripted bytes; `breaks` cuts reads after N bytes, once each. */
+class StreamingBackend extends ScriptedBackend {
+  breaks: number[] = [];
+  ranges: { offset: number; length?: number }[] = [];
+  writes = 0;
+  override _openRead(
+    name: string,
+    range: { offset: number; length?: number },
+  ): Promise<ReadableStream<Uint8Array>> {
+    this.ranges.push(range);
+    const data = this.files.get(name);
+    if (!data) {
+      return Promise.reject(new BackendError("not found", { code: ErrorCode.backend_not_found }));
+    }
+    const end = range.length === undefined ? data.length : range.offset + range.length;
+    const part = data.slice(range.offset, Math.min(end, data.length));
+    const cut = this.breaks.shift();
+    let pulls = 0;
+    return Promise.resolve(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          pulls++;
+          if (cut === undefined) return pulls === 1 ? c.enqueue(part) : c.close();
+          // The bytes before the cut arrive; the next pull finds the connection gone.
+          if (pulls === 1) return c.enqueue(part.slice(0, cut));
+          c.error(new Error("connection reset"));
+        },
+      }, { highWaterMark: 0 }),
+    );
+  }
+  override _openWrite(name: string): Promise<WritableStream<Uint8Array>> {
+    this.writes++;
+    const chunks: number[] = [];
+    const fail = this.script["_openWrite"]?.shift();
+    return Promise.resolve(
+      new WritableStream<Uint8Array>({
+        write: (c) => {
+          chunks.push(...c);
+          if (fail instanceof Error && chunks.length > 4) throw fail;
+        },
+        close: () => void this.files.set(name, new Uint8Array(chunks)),
+      }),
+    );
+  }
+}
+
+Deno.test("read resumes a broken stream from the byte reached, within the attempts", async () => {
+  const b = new StreamingBackend();
+  b.files.set("f", new Uint8Array(Array.from({ length: 100 }, (_, i) => i)));
+  b.breaks = [30, 20];
+  const store = new BackendWrapper(b, instant({ maxAttempts: 3 }).options);
+  const got = await store.readBytes("f", { offset: 10 });
+  assert.deepEqual([...got], Array.from({ length: 90 }, (_, i) => i + 10));
+  assert.deepEqual(b.ranges.map((r) => r.offset), [10, 40, 60]);
+  // One break more than the budget allows fails with the wrapper's message.
+  b.breaks = [5, 5, 5];
+  const err = await store.readBytes("f").catch((e) => e);
+  assert.ok(err instanceof BackendError);
+  assert.match(err.message, /^Cannot read "f" from "scripted:\/\/x": connection reset/);
+});
+
+Deno.test("read of a range keeps the length across a resume", async () => {
+  const b = new StreamingBackend();
+  b.files.set("f", new Uint8Array(Array.from({ length: 100 }, (_, i) => i)));
+  b.breaks = [3];
+  const store = new BackendWrapper(b, instant().options);
+  assert.deepEqual([...await store.readBytes("f", { offset: 50, length: 10 })], [
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+    57,
+    58,
+    59,
+  ]);
+  assert.deepEqual(b.ranges.at(-1), { offset: 53, length: 7 });
+});
+
+Deno.test("read without _openRead falls back to a temporary copy and removes it", async () => {
+  const b = new ScriptedBackend();
+  b.files.set("f", new TextEncoder().encode("hello, world"));
+  const store = new BackendWrapper(b, instant().options);
+  assert.equal(await store.readText("f", { offset: 7, length: 3 }), "wor");
+  await assert.rejects(store.read("missing"), (e) => e instanceof BackendError && e.code === 52);
+});
+
+Deno.test("a write replays a one-shot stream only while it fits the replay buffer", async () => {
+  const b = new StreamingBackend();
+  b.on("_openWrite", new Error("reset"));
+  const store = new BackendWrapper(b, instant({ maxAttempts: 3 }).options);
+  const source = () =>
+    (async function* () {
+      for (let i = 0; i < 4; i++) yield new Uint8Array([i, i, i]);
+    })();
+  await store.write("small", source(), { replayBuffer: 1024 });
+  assert.equal(b.files.get("small")?.length, 12);
+  assert.equal(b.writes, 2);
+  b.on("_openWrite", new Error("reset"));
+  const err = await store.write("big", source(), { replayBuffer: 4 }).catch((e) => e);
+  assert.ok(err instanceof BackendError);
+  assert.equal(err.code, ErrorCode.backend_unsupported);
+  assert.match(err.message, /cannot retry/);
+  assert.ok(!b.files.has("big"));
+  // A function source reopens, so it always replays.
+  b.on("_openWrite", new Error("reset"));
+  await store.write("fn", source, { replayBuffer: 0 });
+  assert.equal(b.files.get("fn")?.length, 12);
+});
