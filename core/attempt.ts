@@ -81,6 +81,7 @@ export function runAttempt<T>(
       },
     };
     if (options.size !== undefined) ctx.size = options.size;
+    ctx.timeout = timeout;
     arm();
     let p: Promise<T>;
     try {

@@ -37,6 +37,12 @@ export interface OperationContext {
   /** Report that the operation moved forward (`bytes` transferred since the last call). */
   progress(bytes?: number): void;
   /**
+   * The caller's no-progress timeout in ms (0: none): a backend bounds its
+   * own waits (connecting, a liveness probe, closing a stuck connection)
+   * by it instead of fixed numbers, so `--timeout` bounds every give-up.
+   */
+  timeout?: number;
+  /**
    * For `_put` and `_move`: the local file's size, read once by the wrapper
    * before the first attempt (backends need not stat the file again).
    */

@@ -14,10 +14,10 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { BackendError, ErrorCode } from "../core/errors.ts";
-import { getBackend, type GetBackendOptions } from "../core/registry.ts";
+import { getBackend, type GetBackendOptions } from "../registry.ts";
 import type { OperationContext } from "../core/backend.ts";
 import { testConformance } from "../testing/mod.ts";
-import { AzureBackend } from "../backends/azure.ts";
+import { AzureBackend, type AzureOptions } from "../backends/azure/mod.ts";
 import { ParsedUrl } from "../core/url.ts";
 import { freePort, requireProgram, run } from "./servers/common.ts";
 import {
@@ -131,6 +131,40 @@ Deno.test("a bad container name is refused with code 23 before any I/O", async (
     new AzureBackend(new ParsedUrl("azure://abc"), { accountName: "a", sasToken: "sv=x" }).prefix,
     "",
   );
+});
+
+Deno.test("a misspelled option (blocksize) is refused with code 23 before any request", async () => {
+  // Whatever would be sent goes to this listener; it must see no connection.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      conn.close();
+    }
+  })().catch(() => {});
+  try {
+    const options: GetBackendOptions = {
+      accountName: AZURITE_ACCOUNT,
+      accountKey: AZURITE_KEY,
+      endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/${AZURITE_ACCOUNT}`,
+      blocksize: "64K",
+      maxAttempts: 1,
+    };
+    const err = await rejects(getBackend("azure://typo/p", options));
+    assert.equal(err.code, ErrorCode.user_error, err.message);
+    assert.match(err.message, /"blocksize"/);
+    assert.match(err.message, /did you mean "blockSize"\?/);
+    assert.ok(!err.message.includes(AZURITE_KEY));
+    assert.throws(
+      () => new AzureBackend(new ParsedUrl("azure://typo/p"), options as AzureOptions),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+    );
+  } finally {
+    listener.close();
+    await accepting;
+  }
+  assert.equal(connections, 0, "nothing was sent");
 });
 
 Deno.test({

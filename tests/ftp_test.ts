@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BackendError, ErrorCode } from "../core/errors.ts";
-import { getBackend } from "../core/registry.ts";
+import { ParsedUrl } from "../core/url.ts";
+import { getBackend } from "../registry.ts";
+import { FtpBackend } from "../backends/ftp/mod.ts";
 import { testConformance } from "../testing/mod.ts";
 import { canRunVsftpd, FTP_PASSWORD, startVsftpd, type VsftpdServer } from "./servers/vsftpd.ts";
 
@@ -158,6 +160,49 @@ Deno.test({
       } finally {
         if (before === undefined) Deno.env.delete("FTP_PASSWORD");
         else Deno.env.set("FTP_PASSWORD", before);
+      }
+    }),
+});
+
+Deno.test({
+  name: "a misspelled option fails with code 23 suggesting activeMode, before any connection",
+  fn: async () => {
+    // Port 1 on 127.0.0.1: nothing listens, so any connection attempt would fail differently.
+    const url = "ftp://alice:pw@127.0.0.1:1/x";
+    const options: Record<string, unknown> = { activMode: true };
+    const err = await rejection(getBackend(url, options));
+    assert.equal(err.code, ErrorCode.user_error, err.message);
+    assert.match(err.message, /Unknown option "activMode".*did you mean "activeMode"/);
+    assert.throws(
+      () => new FtpBackend(new ParsedUrl(url), options),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "askPassword is asked once, at the first login, when neither the URL nor FTP_PASSWORD has one",
+  ignore: !ok,
+  fn: () =>
+    withServer({}, async (s) => {
+      const url = s.url("asked").replace(`:${encodeURIComponent(FTP_PASSWORD)}@`, "@");
+      const before = Deno.env.get("FTP_PASSWORD");
+      Deno.env.delete("FTP_PASSWORD");
+      try {
+        const prompts: string[] = [];
+        const askPassword = (prompt: string) => {
+          prompts.push(prompt);
+          return Promise.resolve(FTP_PASSWORD);
+        };
+        await using store = await getBackend(url, { ...FAST, askPassword });
+        assert.deepEqual(prompts, [], "asked before any connection");
+        assert.deepEqual(await store.list(), []);
+        assert.deepEqual((await store.queryInfo("x"))["x"], { size: -1 });
+        assert.equal(prompts.length, 1, prompts.join(" | "));
+        assert.match(prompts[0]!, /^Password for .+@127\.0\.0\.1: $/);
+      } finally {
+        if (before !== undefined) Deno.env.set("FTP_PASSWORD", before);
       }
     }),
 });

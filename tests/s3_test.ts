@@ -7,9 +7,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { S3Backend, type S3Options } from "../backends/s3.ts";
+import { S3Backend, type S3Options } from "../backends/s3/mod.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
-import { getBackend, type GetBackendOptions } from "../core/registry.ts";
+import { getBackend, type GetBackendOptions } from "../registry.ts";
 import { ParsedUrl } from "../core/url.ts";
 import { testConformance } from "../testing/mod.ts";
 import { freePort } from "./servers/common.ts";
@@ -123,6 +123,49 @@ Deno.test("options: a part size under 5 MiB or a bad sse value is refused with c
   }
   assert.equal(new S3Backend(url, { partSize: "5M" }).capabilities.chunkSize, 5 * MiB);
   assert.equal(new S3Backend(url).capabilities.chunkSize, 16 * MiB);
+});
+
+Deno.test("a misspelled option (endpont) is refused with code 23 before any request", async () => {
+  // A typo'd endpoint must never fall back to AWS itself with the user's keys.
+  const calls: string[] = [];
+  const realFetch = globalThis.fetch;
+  const realConnect = Deno.connect;
+  globalThis.fetch = (input: RequestInfo | URL) => {
+    calls.push(`fetch ${String(input)}`);
+    return Promise.reject(new Error("no request may be sent"));
+  };
+  Deno.connect = ((options: Deno.ConnectOptions) => {
+    calls.push(`connect ${options.hostname}:${options.port}`);
+    return Promise.reject(new Error("no connection may be made"));
+  }) as unknown as typeof Deno.connect;
+  try {
+    const options = {
+      endpont: "http://127.0.0.1:9",
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: "secret-that-must-stay-home",
+      maxAttempts: 1,
+    };
+    for (const scheme of ["s3", "gs"]) {
+      const err = await rejects(getBackend(`${scheme}://${BUCKET}/p`, options));
+      assert.equal(err.code, ErrorCode.user_error, err.message);
+      assert.match(err.message, /"endpont"/);
+      assert.match(err.message, /did you mean "endpoint"\?/);
+      assert.ok(!err.message.includes("secret-that-must-stay-home"));
+    }
+    // The class refuses it too, for code that builds a backend without the registry.
+    assert.throws(
+      () => new S3Backend(new ParsedUrl(`s3://${BUCKET}/p`), options as S3Options),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+    );
+    // From the command line (-o endpont=...) the options are untyped strings.
+    const untyped: GetBackendOptions = { endpont: "http://127.0.0.1:9" };
+    const cli = await rejects(getBackend(`s3://${BUCKET}/p`, untyped));
+    assert.equal(cli.code, ErrorCode.user_error);
+  } finally {
+    globalThis.fetch = realFetch;
+    Deno.connect = realConnect;
+  }
+  assert.deepEqual(calls, [], "nothing was sent");
 });
 
 Deno.test({

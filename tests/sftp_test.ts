@@ -281,6 +281,65 @@ for (const engine of ENGINES) {
 
   Deno.test({
     name:
+      `with a working key the askPassword callback is never called, even when the server takes passwords [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd({ password: true });
+      try {
+        const prompts: string[] = [];
+        const askPassword = (prompt: string) => {
+          prompts.push(prompt);
+          return Promise.resolve(srv.password);
+        };
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/key-first`,
+          await pinned(srv, engine, { askPassword }),
+        );
+        assert.deepEqual(await store.list(), []);
+        srv.dropConnections();
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(await store.list(), []);
+        assert.deepEqual(prompts, [], "askPassword was called although the key worked");
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `when the server refuses the key, askPassword is asked once and its answer logs in, also after a reconnect [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd({ password: true });
+      try {
+        const other = join(srv.dir, "unauthorized_ed25519");
+        await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+        const prompts: string[] = [];
+        const askPassword = (prompt: string) => {
+          prompts.push(prompt);
+          return Promise.resolve(srv.password);
+        };
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/asked`,
+          await pinned(srv, engine, { identityFile: other, askPassword }),
+        );
+        assert.deepEqual(await store.list(), []);
+        assert.deepEqual(prompts, [`Password for ${srv.user}@127.0.0.1: `]);
+        srv.dropConnections();
+        await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(await store.list(), []);
+        assert.equal(prompts.length, 1, "the answer was not remembered for the reconnection");
+        const log = srv.process.log();
+        assert.match(log, /Accepted password for stowsftp/);
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
       `a host alias from an ssh config file supplies HostName, Port, User and IdentityFile [${engine}]`,
     ignore: !SSHD,
     async fn() {
@@ -493,7 +552,7 @@ for (const engine of ENGINES) {
           await pinned(srv, engine, {
             log: (_level, m) => logs.push(m),
             onProgress: (e) => {
-              if (e.operation === "get" && !dropped) {
+              if (e.operation === "get" && e.bytes > 0 && !dropped) {
                 dropped = true;
                 srv.dropConnections();
               }
@@ -530,8 +589,8 @@ for (const engine of ENGINES) {
           `sftp://${srv.user}@127.0.0.1:${srv.port}/drop-put`,
           await pinned(srv, engine, {
             log: (_level, m) => logs.push(m),
-            onProgress: () => {
-              if (!dropped) {
+            onProgress: (e) => {
+              if (e.bytes > 0 && !dropped) { // data moving, not the start event
                 dropped = true;
                 srv.dropConnections();
               }
@@ -662,7 +721,18 @@ Deno.test({
 });
 
 Deno.test("an unknown engine is refused with code 23", async () => {
-  await expectCode(getBackend("sftp://u@127.0.0.1/x", { engine: "putty" }), ErrorCode.user_error);
+  const url: string = "sftp://u@127.0.0.1/x"; // untyped, so the bad value type-checks
+  await expectCode(getBackend(url, { engine: "putty" }), ErrorCode.user_error);
+});
+
+Deno.test("a misspelled option is refused with code 23 naming the right one, before any connection", async () => {
+  const url: string = `sftp://u@127.0.0.1:${freePort()}/x`; // nothing listens there
+  const err = await expectCode(
+    getBackend(url, { identityFle: "/nonexistent/key", maxAttempts: 1 }),
+    ErrorCode.user_error,
+  );
+  assert.match(err.message, /identityFle/);
+  assert.match(err.message, /did you mean "identityFile"/);
 });
 
 /** PIDs of this process's children with the given command name. */

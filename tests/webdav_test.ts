@@ -13,7 +13,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BackendError, ErrorCode, getBackend, ParsedUrl } from "../mod.ts";
 import { testConformance } from "../testing/mod.ts";
-import { WebdavBackend } from "../backends/webdav.ts";
+import { WebdavBackend } from "../backends/webdav/mod.ts";
+import { MultistatusParser } from "../backends/webdav/multistatus.ts";
+import { expectCode } from "./_helpers.ts";
 import { freePort, waitFor } from "./servers/common.ts";
 import {
   type DavServer,
@@ -165,12 +167,58 @@ Deno.test("webdav, webdavs, http and https URLs map to the right HTTP base with 
   }
 });
 
+Deno.test("a multistatus answer decodes entities and keeps a careless server's stray & as it is", () => {
+  const xml = '<?xml version="1.0"?><D:multistatus xmlns:D="DAV:">' +
+    "<D:response><D:href>/d/Q&amp;A%20&#x1F600;.txt</D:href><D:propstat><D:prop>" +
+    "<D:resourcetype/><D:getcontentlength>12</D:getcontentlength></D:prop>" +
+    "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>" +
+    "<d:response><d:href>/d/raw & odd</d:href><d:propstat><d:prop><d:resourcetype>" +
+    "<d:collection/></d:resourcetype></d:prop><d:status>HTTP/1.1 200 OK</d:status>" +
+    "</d:propstat></d:response></D:multistatus>";
+  const parser = new MultistatusParser();
+  const bytes = new TextEncoder().encode(xml);
+  const entries = [...parser.push(bytes.subarray(0, 100)), ...parser.push(bytes.subarray(100))];
+  entries.push(...parser.end());
+  assert.deepEqual(entries, [
+    { name: "Q&A \u{1F600}.txt", path: "/d/Q&A \u{1F600}.txt", collection: false, size: 12 },
+    { name: "raw & odd", path: "/d/raw & odd", collection: true, size: null },
+  ]);
+});
+
 Deno.test("a malformed headers option is refused with code 23", () => {
   for (const headers of ["no colon here", "Bad Name: x", { "X-A": "line\r\nbreak" }]) {
     assert.throws(
       () => new WebdavBackend(new ParsedUrl("webdav://h/x"), { headers }),
       (err: unknown) => err instanceof BackendError && err.code === ErrorCode.user_error,
     );
+  }
+});
+
+Deno.test("an unknown option (maxRedirect) fails with code 23 suggesting maxRedirects, before any request", async () => {
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    res.writeHead(207, { "Content-Length": "0" });
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const url = `webdav://u:p@127.0.0.1:${port}/x`;
+    const options: Record<string, unknown> = { maxRedirect: 3 };
+    const err = await expectCode(async () => {
+      await using store = await getBackend(url, options);
+      await store.list();
+    }, ErrorCode.user_error);
+    assert.match(err.message, /did you mean "maxRedirects"/);
+    assert.throws(
+      () => new WebdavBackend(new ParsedUrl(url), options),
+      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+    );
+    assert.deepEqual(seen, []);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });
 
@@ -279,6 +327,31 @@ Deno.test({
       }).output();
       assert.ok(out.success, new TextDecoder().decode(out.stderr));
       assert.equal(new TextDecoder().decode(out.stdout).trim(), "[]");
+    } finally {
+      await server.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "Apache: askPassword is asked once, at the first request, never when the store is made",
+  ignore: !APACHE || Boolean(Deno.env.get("FTP_PASSWORD")),
+  async fn() {
+    const server = await startApache();
+    try {
+      const prompts: string[] = [];
+      const askPassword = (prompt: string) => {
+        prompts.push(prompt);
+        return Promise.resolve(server.pass);
+      };
+      const url = `webdav://${server.user}@127.0.0.1:${server.port}/asked`;
+      await using store = await getBackend(url, { askPassword, ...instant() });
+      assert.deepEqual(prompts, []);
+      const file = await tempFile("asked");
+      await store.put(file, "a");
+      assert.deepEqual(await store.list(), ["a"]);
+      assert.deepEqual(prompts, [`Password for ${server.user}@127.0.0.1: `]);
+      await Deno.remove(file);
     } finally {
       await server.stop();
     }
