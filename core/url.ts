@@ -172,11 +172,16 @@ export class ParsedUrl {
     const hostStyle = isHostStyle(scheme);
     if (portText) {
       const rsyncModule = scheme.includes("rsync") && /::[^:]*$/.test(url);
-      if (/^\d+$/.test(portText) && Number(portText) <= 65535) {
+      if (/^\d+$/.test(portText) && Number(portText) >= 1 && Number(portText) <= 65535) {
         port = Number(portText);
       } else if (hostStyle && !rsyncModule) {
-        fail(`the port "${portText}" is not a number from 0 to 65535`);
+        fail(`the port "${portText}" is not a number from 1 to 65535`);
       }
+    }
+    if (
+      hostStyle && hostname && !hostinfo.startsWith("[") && /[\s<>"{}|\\^`\/?#@\[\]]/.test(hostname)
+    ) {
+      fail(`the host name "${hostname}" is not valid (it has spaces or reserved characters)`);
     }
 
     if (!hostStyle) {
