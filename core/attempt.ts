@@ -25,6 +25,8 @@ export interface AttemptOptions {
   onBytes?: (bytes: number) => void;
   /** The local file's size, handed to `_put`/`_move` as `ctx.size`. */
   size?: number;
+  /** Told of an aborted attempt still running after its grace (it may still be cleaning up). */
+  onAbandon?: (running: Promise<unknown>) => void;
 }
 
 /** Run `fn` once with an {@linkcode OperationContext}, bounded as `options` says. */
@@ -55,6 +57,7 @@ export function runAttempt<T>(
         new Promise<void>((r) => graceTimer = setTimeout(r, grace)),
       ]).finally(() => {
         clearTimeout(graceTimer);
+        options.onAbandon?.(running!.catch(() => {}));
         reject(err);
       });
     };

@@ -28,6 +28,7 @@ import type { WrapperOptions } from "./wrapper_options.ts";
 export class OperationRunner {
   readonly #backend: Backend;
   readonly #opts: WrapperOptions;
+  readonly #abandoned = new Set<Promise<unknown>>();
 
   /** A runner for `backend` with the wrapper's options. */
   constructor(backend: Backend, options: WrapperOptions) {
@@ -127,6 +128,10 @@ export class OperationRunner {
           operation,
           timeout: o.timeout ?? 30000,
           grace: o.abortGrace ?? 1000,
+          onAbandon: (p) => {
+            this.#abandoned.add(p);
+            p.finally(() => this.#abandoned.delete(p));
+          },
           ...(signal ? { signal } : {}),
           ...(size !== undefined ? { size } : {}),
           ...(o.onProgress && subject
@@ -146,5 +151,20 @@ export class OperationRunner {
       }
       throw this.wrap(operation, subject, last, attempts);
     }
+  }
+
+  /**
+   * Wait (at most `ms`) for attempts that were cancelled or timed out but
+   * were still running when the wrapper gave up on them: they may still be
+   * removing a temporary upload or a partial file.
+   */
+  async settle(ms: number): Promise<void> {
+    if (!this.#abandoned.size) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.#abandoned]),
+      new Promise<void>((r) => timer = setTimeout(r, ms)),
+    ]);
+    clearTimeout(timer);
   }
 }

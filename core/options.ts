@@ -157,6 +157,7 @@ export const COMMON_OPTION_KEYS: readonly string[] = [
   "onProgress",
   "abortGrace",
   "staleAfter",
+  "closeGrace",
   "now",
   "askPassword",
 ];

@@ -344,6 +344,8 @@ export class BackendWrapper {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // A cancelled attempt may still be removing its temporary upload: let it.
+    await this.#ops.settle(this.#opts.closeGrace ?? 5000);
     await this.backend._close?.();
   }
 

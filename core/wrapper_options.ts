@@ -44,6 +44,11 @@ export interface WrapperOptions {
    * hour; `0` turns the opportunistic clean-up off (`cleanup()` still works).
    */
   staleAfter?: number;
+  /**
+   * Milliseconds `close()` waits for cancelled attempts that are still
+   * cleaning up (removing a temporary upload); default 5000.
+   */
+  closeGrace?: number;
   /** The clock, for tests; default `Date.now`. */
   now?: () => number;
 }
