@@ -76,13 +76,18 @@ function describe(ctor: BackendClass, scheme: string, kind: Row["kind"]): Row {
 export const backends: Command = {
   name: "backends",
   summary: "List the URL schemes and prefixes, with each backend's capabilities and options",
-  usage: "stowage backends [-l] [--json] [SCHEME]",
+  usage: "stowage backends [-l] [--json | --markdown] [SCHEME]",
   help: `Options:
   -l, --long   also list each backend's options with their type, default and meaning
   --json       print a JSON array of {"scheme", "kind", "class", "description", "methods",
                "options", ...facts}
+  --markdown   print each backend's options as a Markdown table (the README's tables)
 With SCHEME (e.g. s3 or par2), only that backend.`,
-  options: { long: { type: "boolean", short: "l" }, json: { type: "boolean" } },
+  options: {
+    long: { type: "boolean", short: "l" },
+    json: { type: "boolean" },
+    markdown: { type: "boolean" },
+  },
   arity: [0, 1],
   async run({ args, flags, out }) {
     const only = args[0]?.replace(/\+$/, "").toLowerCase();
@@ -99,6 +104,10 @@ With SCHEME (e.g. s3 or par2), only that backend.`,
     }
     if (flags.json) {
       out.result(JSON.stringify(rows.map(({ facts, ...r }) => ({ ...r, ...facts }))));
+      return 0;
+    }
+    if (flags.markdown) {
+      for (const r of dedupe(rows)) out.result(optionsMarkdown(r));
       return 0;
     }
     for (const r of rows) {
@@ -123,3 +132,33 @@ With SCHEME (e.g. s3 or par2), only that backend.`,
     return 0;
   },
 };
+
+/** Rows that share one class (sftp/scp, s3/gs, ...) once, named by all their schemes. */
+function dedupe(rows: Row[]): Row[] {
+  const byClass = new Map<string, Row>();
+  for (const r of rows) {
+    const have = byClass.get(r.class);
+    if (have) have.scheme += `, ${r.scheme}`;
+    else byClass.set(r.class, { ...r });
+  }
+  return [...byClass.values()];
+}
+
+/** One backend's options as a Markdown section body (what the README holds between markers). */
+export function optionsMarkdown(r: { scheme: string; options: OptionDoc[] }): string {
+  const head = `<!-- options: ${r.scheme} -->`;
+  if (!r.options.length) return `${head}\n_No options._\n<!-- /options -->`;
+  const cell = (t: string) => t.replaceAll("|", "\\|");
+  const lines = [
+    head,
+    "| option | type | default | meaning |",
+    "| --- | --- | --- | --- |",
+    ...r.options.map((o) =>
+      `| \`${o.name}\` | ${cell(o.type)} | ${o.default ? `\`${cell(o.default)}\`` : ""} | ${
+        cell(o.doc)
+      } |`
+    ),
+    "<!-- /options -->",
+  ];
+  return lines.join("\n");
+}
