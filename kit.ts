@@ -9,7 +9,10 @@
  *   ({@linkcode tlsErrorCode}), aborts ({@linkcode abortError}).
  * - Transfers: {@linkcode Http1Client} (HTTP/1.1 with file-range bodies of a
  *   real `Content-Length`), {@linkcode writeStreamToFile} (a body into a file at
- *   an offset), {@linkcode eachLimited} (a bounded pool), {@linkcode BufferPool}.
+ *   an offset), {@linkcode rangedDownload} (a ranged, parallel download into a
+ *   file), {@linkcode eachLimited} (a bounded pool), {@linkcode BufferPool},
+ *   {@linkcode fileRangeStream} / {@linkcode fileWriteStream} (local files as
+ *   streams, for `_openRead` / `_openWrite`).
  * - Passwords: {@linkcode resolvePassword} (URL, `FTP_PASSWORD`, then the
  *   caller's `askPassword`).
  * - XML: {@linkcode xmlText}.
@@ -95,4 +98,7 @@ export { BufferPool } from "./core/buffer_pool.ts";
 export { xmlText, type XmlTextOptions } from "./core/xml.ts";
 export { eachLimited } from "./core/concurrency.ts";
 export { type WriteStreamOptions, writeStreamToFile } from "./core/stream_file.ts";
+export { type FirstRange, rangedDownload, type RangedDownloadOptions } from "./core/ranged_get.ts";
+export { fileRangeStream, fileWriteStream } from "./core/local_file.ts";
+export type { ReadRange } from "./core/streams.ts";
 export { isPartFile, PART_MARKER } from "./core/local_file.ts";

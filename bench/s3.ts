@@ -7,9 +7,10 @@
  *
  * Usage: deno run -A bench/s3.ts [sizeMiB=256] [rounds=3] [listCount=10000]
  *
- * Both tools use their defaults (stowage: 16 MiB parts, 4 at once, ranged
- * gets of 16 MiB, 4 at once; rclone: 200 MiB upload cutoff, 5 MiB chunks, 4
- * at once, 4 download streams above 250 MiB). s3rver itself (Node, writing
+ * Both tools use their defaults (stowage: 16 MiB parts, 4 at once; gets ask
+ * for the first 16 MiB, then the rest in 4 equal ranges of at least 16 MiB,
+ * 4 bodies at once; rclone: 200 MiB upload cutoff, 5 MiB chunks, 4 at once,
+ * 4 download streams above 250 MiB). s3rver itself (Node, writing
  * every part to disk and joining them on completion) bounds both.
  *
  * @module

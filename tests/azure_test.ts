@@ -178,12 +178,12 @@ Deno.test({
     const noAccount = await rejects(getBackend("azure://backups", { accountKey: "c2VjcmV0" }));
     assert.equal(noAccount.code, ErrorCode.user_error);
     assert.doesNotMatch(noAccount.message, /c2VjcmV0/);
-    const badTier = await rejects(
-      getBackend("azure://backups", {
-        connectionString: "UseDevelopmentStorage=true",
-        tier: "Frozen",
-      }),
-    );
+    // Untyped, as from the command line (-o tier=Frozen).
+    const frozen: GetBackendOptions = {
+      connectionString: "UseDevelopmentStorage=true",
+      tier: "Frozen",
+    };
+    const badTier = await rejects(getBackend("azure://backups", frozen));
     assert.equal(badTier.code, ErrorCode.user_error);
   },
 });
