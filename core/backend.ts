@@ -8,7 +8,6 @@
 import type { ErrorCode } from "./errors.ts";
 import type { OptionSpecs } from "./options.ts";
 import type { ParsedUrl } from "./url.ts";
-import type { ReadRange } from "./streams.ts";
 
 /**
  * Options a backend receives, untyped. Each built-in backend declares its keys
@@ -18,6 +17,14 @@ import type { ReadRange } from "./streams.ts";
 export interface BackendOptions {
   /** Backend-specific settings. */
   [key: string]: unknown;
+}
+
+/** The byte range `_openRead` is asked for. */
+export interface ReadRange {
+  /** First byte. */
+  offset: number;
+  /** How many bytes at most; `undefined` to the end. */
+  length?: number;
 }
 
 /** What one file's query answers: its size in bytes, `-1` when missing. */

@@ -17,6 +17,8 @@
  */
 
 import type { Backend, OperationContext } from "./backend.ts";
+
+export type { ReadRange } from "./backend.ts";
 import { BackendError, ErrorCode, isAbortError, reasonOf } from "./errors.ts";
 import { fileRangeStream } from "./local_file.ts";
 
@@ -49,14 +51,6 @@ export interface WriteOptions {
    * replayed; default 8 MiB. A failure after more was sent is not retried.
    */
   replayBuffer?: number;
-}
-
-/** The byte range `_openRead` is asked for. */
-export interface ReadRange {
-  /** First byte. */
-  offset: number;
-  /** How many bytes at most; `undefined` to the end. */
-  length?: number;
 }
 
 /** What the wrapper lends the stream functions. */

@@ -1,12 +1,10 @@
 /**
- * The options and answers of {@linkcode BackendWrapper}'s methods.
+ * The options and answers of `BackendWrapper`'s methods.
  *
  * @module
  */
 
 import type { QueryResult } from "./backend.ts";
-// deno-lint-ignore no-unused-vars -- for the {@linkcode} links
-import type { BackendWrapper } from "./wrapper.ts";
 
 /** How the wrapper retries, times out and reports; every field has a default. */
 export interface WrapperOptions {
@@ -53,13 +51,13 @@ export interface WrapperOptions {
   now?: () => number;
 }
 
-/** Options for {@linkcode BackendWrapper.list}. */
+/** Options for `BackendWrapper.list`. */
 export interface ListOptions {
   /** Include stowage's own temporary upload names (hidden by default). */
   all?: boolean;
 }
 
-/** Options for {@linkcode BackendWrapper.cleanup}. */
+/** Options for `BackendWrapper.cleanup`. */
 export interface CleanupOptions {
   /** Only temporaries made more than this many ms ago; default the store's `staleAfter` or one hour. */
   olderThan?: number;
@@ -79,7 +77,7 @@ export interface ProgressEvent {
   total?: number;
 }
 
-/** Options for {@linkcode BackendWrapper.put} and {@linkcode BackendWrapper.move}. */
+/** Options for `BackendWrapper.put` and `BackendWrapper.move`. */
 export interface PutOptions {
   /** After the upload, check the stored size against the local one (code 56 when they differ). */
   validate?: boolean;
@@ -87,7 +85,7 @@ export interface PutOptions {
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode BackendWrapper.get}. */
+/** Options for `BackendWrapper.get`. */
 export interface GetOptions {
   /**
    * The size the stored file has (from `queryInfo`): a download that ends with
@@ -98,5 +96,5 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
-/** The answer of {@linkcode BackendWrapper.queryInfo}: one entry per name asked. */
+/** The answer of `BackendWrapper.queryInfo`: one entry per name asked. */
 export type QueryInfo = Record<string, QueryResult>;

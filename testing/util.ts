@@ -11,7 +11,7 @@ import { BackendError, reasonOf } from "../core/errors.ts";
 import type { ParsedUrl } from "../core/url.ts";
 import type { BackendWrapper } from "../core/wrapper.ts";
 import type { GetBackendOptions } from "../registry.ts";
-import type { ConformanceOptions } from "./mod.ts";
+import type { ConformanceOptions } from "./types.ts";
 
 /** What a case gets to work with. */
 export interface CaseContext {
