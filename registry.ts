@@ -18,6 +18,7 @@ import type { FtpOptions } from "./backends/ftp/options.ts";
 import type { WebdavOptions } from "./backends/webdav/options.ts";
 import type { S3Options } from "./backends/s3/options.ts";
 import type { AzureOptions } from "./backends/azure/options.ts";
+import type { MultiOptions } from "./backends/multi/options.ts";
 
 type Loader = () => Promise<BackendClass>;
 
@@ -212,6 +213,8 @@ export interface SchemeOptions {
   gs: S3Options;
   /** `azure://` */
   azure: AzureOptions;
+  /** `multi://` (duplicity's multibackend) */
+  multi: MultiOptions;
 }
 
 /** The lower-cased scheme of a literal URL (`"S3://b"` → `"s3"`), or `never`. */
