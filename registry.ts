@@ -19,6 +19,10 @@ import type { WebdavOptions } from "./backends/webdav/options.ts";
 import type { S3Options } from "./backends/s3/options.ts";
 import type { AzureOptions } from "./backends/azure/options.ts";
 import type { MultiOptions } from "./backends/multi/options.ts";
+import type { RcloneOptions } from "./backends/rclone/options.ts";
+import type { RsyncOptions } from "./backends/rsync/options.ts";
+import type { Par2Options } from "./backends/par2/options.ts";
+import type { ChaosOptions } from "./backends/chaos.ts";
 
 type Loader = () => Promise<BackendClass>;
 
@@ -215,6 +219,18 @@ export interface SchemeOptions {
   azure: AzureOptions;
   /** `multi://` (duplicity's multibackend) */
   multi: MultiOptions;
+  /** `rclone://` (every provider rclone reaches) */
+  rclone: RcloneOptions;
+  /** `rsync://` */
+  rsync: RsyncOptions;
+}
+
+/** Each built-in prefix's option type (`par2+…`, `chaos+…`): its own keys plus the inner store's. */
+export interface PrefixOptions {
+  /** `par2+` */
+  par2: Par2Options;
+  /** `chaos+` */
+  chaos: ChaosOptions;
 }
 
 /** The lower-cased scheme of a literal URL (`"S3://b"` → `"s3"`), or `never`. */
@@ -222,9 +238,21 @@ export type SchemeOf<U> = U extends `${infer S}://${string}` ? Lowercase<S>
   : U extends `${infer S}:${string}` ? Lowercase<S>
   : never;
 
-/** The options type for a URL string: typed for a built-in scheme, open otherwise. */
+/**
+ * The options type for a URL string: typed for a built-in scheme (and for a
+ * built-in prefix over one: `par2+s3://…` takes par2's keys and s3's), open
+ * otherwise.
+ */
 export type OptionsFor<U> = string extends U ? GetBackendOptions
-  : SchemeOf<U> extends keyof SchemeOptions ? SchemeOptions[SchemeOf<U>] & WrapperOptions
+  : U extends `${infer P}+${infer Rest}`
+    ? P extends `${string}${":" | "/"}${string}` ? SchemeOptionsFor<U>
+    : Lowercase<P> extends keyof PrefixOptions ? PrefixOptions[Lowercase<P>] & OptionsFor<Rest>
+    : GetBackendOptions
+  : SchemeOptionsFor<U>;
+
+/** The options type of a URL without a prefix. */
+export type SchemeOptionsFor<U> = SchemeOf<U> extends keyof SchemeOptions
+  ? SchemeOptions[SchemeOf<U>] & WrapperOptions
   : GetBackendOptions;
 
 /**

@@ -113,6 +113,11 @@ Deno.test("every built-in backend refuses an unknown option before any I/O, with
     ["webdav://u@127.0.0.1:1/x", "maxRedirect", "maxRedirects"],
     ["s3://bucket/p", "endpont", "endpoint"],
     ["azure://container/p", "blocksize", "blockSize"],
+    ["par2+file:///tmp/stowage-opt", "par2Redundancyy", "par2Redundancy"],
+    ["chaos+memory://opt", "dirMode", ""],
+    ["multi:///tmp/stowage-no-config.json", "mirrorr", ""],
+    ["rclone://remote:path", "rcloneFlag", ""],
+    ["rsync://u@127.0.0.1/x", "sshPortt", ""],
   ];
   for (const [url, key, near] of cases) {
     const err = await getBackend(url, { [key]: "1" }).then(() => undefined, (e) => e);
@@ -137,6 +142,9 @@ Deno.test("a misspelled option key in a literal getBackend() call fails deno che
   const bad = await check(fixture("typo_option.ts"));
   assert.equal(bad.success, false, "the typo fixture type-checked");
   assert.match(new TextDecoder().decode(bad.stderr), /identityFle/);
+  const badPrefix = await check(fixture("typo_prefix_option.ts"));
+  assert.equal(badPrefix.success, false, "the prefixed typo fixture type-checked");
+  assert.match(new TextDecoder().decode(badPrefix.stderr), /endpont/);
   const good = await check(fixture("typed_options.ts"));
   assert.equal(good.success, true, new TextDecoder().decode(good.stderr));
 });
