@@ -96,6 +96,13 @@ export {
 } from "./core/http1.ts";
 export { BufferPool } from "./core/buffer_pool.ts";
 export { xmlText, type XmlTextOptions } from "./core/xml.ts";
+export {
+  CommandError,
+  type CommandResult,
+  lastLines,
+  runCommand,
+  type RunCommandOptions,
+} from "./core/command.ts";
 export { eachLimited } from "./core/concurrency.ts";
 export { type WriteStreamOptions, writeStreamToFile } from "./core/stream_file.ts";
 export { type FirstRange, rangedDownload, type RangedDownloadOptions } from "./core/ranged_get.ts";

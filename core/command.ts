@@ -175,7 +175,8 @@ function spawnError(program: string, err: unknown, pkg: string | undefined): Bac
     ? err.message
     : String(err);
   return new BackendError(`Cannot run "${program}": ${why}`, {
-    code: ErrorCode.user_error,
+    code: ErrorCode.backend_command_error,
+    permanent: true,
     cause: err,
   });
 }

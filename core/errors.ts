@@ -91,6 +91,12 @@ export interface BackendErrorOptions {
   cause?: unknown;
   /** Milliseconds the server asked us to wait before the next attempt (Retry-After). */
   retryAfter?: number;
+  /**
+   * Whether retrying cannot help, when the code alone does not say so (a
+   * missing external program is 54, "an external command failed", and no
+   * retry will install it); default: what the code says.
+   */
+  permanent?: boolean;
 }
 
 /**
@@ -129,11 +135,14 @@ export class BackendError extends Error {
     if (options.operation !== undefined) this.operation = options.operation;
     if (options.attempts !== undefined) this.attempts = options.attempts;
     if (options.retryAfter !== undefined) this.retryAfter = options.retryAfter;
+    this.#permanent = options.permanent;
   }
+
+  readonly #permanent: boolean | undefined;
 
   /** Whether retrying cannot help (not found, permission denied, bad input, ...). */
   get permanent(): boolean {
-    return isPermanentCode(this.code);
+    return this.#permanent ?? isPermanentCode(this.code);
   }
 }
 

@@ -78,6 +78,7 @@ export class OperationRunner {
     return new BackendError(message, {
       code: this.classify(operation, err),
       operation,
+      ...(err instanceof BackendError ? { permanent: err.permanent } : {}),
       attempts,
       cause: err,
       ...(retryAfter !== undefined ? { retryAfter } : {}),
@@ -103,7 +104,10 @@ export class OperationRunner {
       maxTimeout: o.maxTimeout ?? 60000,
       multiplier: o.multiplier ?? 2,
       jitter: o.jitter ?? 1,
-      isRetriable: (err) => !isPermanentCode(this.classify(operation, err)),
+      isRetriable: (err) =>
+        err instanceof BackendError
+          ? !err.permanent
+          : !isPermanentCode(this.classify(operation, err)),
       onRetry: async (err, attempt, wait) => {
         this.log(
           "warn",

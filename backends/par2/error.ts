@@ -89,5 +89,6 @@ export function toBackendError(err: unknown, name: string): BackendError | unkno
       e.command === "create" ? "create" : "check"
     } recovery data for "${name}": ${e.message}`;
   }
-  return new BackendError(message, { code, cause: err });
+  // A program that cannot be started will not start on a retry either.
+  return new BackendError(message, { code, cause: err, permanent: err instanceof Par2SpawnError });
 }
