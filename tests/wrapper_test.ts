@@ -591,3 +591,17 @@ Deno.test("a write replays a one-shot stream only while it fits the replay buffe
   await store.write("fn", source, { replayBuffer: 0 });
   assert.equal(b.files.get("fn")?.length, 12);
 });
+
+Deno.test("an error marked permanent is not retried whatever its code", async () => {
+  const b = new ScriptedBackend().on(
+    "_list",
+    new BackendError("no program", { code: ErrorCode.backend_command_error, permanent: true }),
+  );
+  const err = await new BackendWrapper(b, instant({ maxAttempts: 5 }).options).list().catch((e) =>
+    e
+  );
+  assert.equal(err.code, ErrorCode.backend_command_error);
+  assert.equal(err.attempts, 1);
+  assert.equal(err.permanent, true);
+  assert.equal(b.calls._list, 1);
+});
