@@ -107,7 +107,7 @@ With SCHEME (e.g. s3 or par2), only that backend.`,
       return 0;
     }
     if (flags.markdown) {
-      for (const r of dedupe(rows)) out.result(optionsMarkdown(r));
+      for (const r of rows) out.result(optionsMarkdown(r));
       return 0;
     }
     for (const r of rows) {
@@ -132,17 +132,6 @@ With SCHEME (e.g. s3 or par2), only that backend.`,
     return 0;
   },
 };
-
-/** Rows that share one class (sftp/scp, s3/gs, ...) once, named by all their schemes. */
-function dedupe(rows: Row[]): Row[] {
-  const byClass = new Map<string, Row>();
-  for (const r of rows) {
-    const have = byClass.get(r.class);
-    if (have) have.scheme += `, ${r.scheme}`;
-    else byClass.set(r.class, { ...r });
-  }
-  return [...byClass.values()];
-}
 
 /** One backend's options as a Markdown section body (what the README holds between markers). */
 export function optionsMarkdown(r: { scheme: string; options: OptionDoc[] }): string {
