@@ -26,3 +26,13 @@ export async function expectCode(
   assert.equal(err.code, code, err.message);
   return err;
 }
+
+/** `size` random bytes written to `path` (filled 64 KiB at a time); returns them. */
+export async function randomFile(path: string, size: number): Promise<Uint8Array> {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 65536) {
+    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
+  }
+  await Deno.writeFile(path, data);
+  return data;
+}

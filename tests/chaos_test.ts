@@ -6,33 +6,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BackendError, getBackend, type GetBackendOptions, ParsedUrl } from "../mod.ts";
+import { getBackend, type GetBackendOptions, ParsedUrl } from "../mod.ts";
 import { ChaosBackend, withoutChaosKeys } from "../backends/chaos.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode, randomFile } from "./_helpers.ts";
 import { haveProgram } from "./servers/common.ts";
 
 /** A no-op sleep: retries and latency never wait real time. */
 const noSleep = (): Promise<void> => Promise.resolve();
-
-async function expectCode(p: Promise<unknown>, code: number): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected code ${code}, but the call succeeded`);
-}
-
-async function randomFile(path: string, size: number): Promise<Uint8Array> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-  }
-  await Deno.writeFile(path, data);
-  return data;
-}
 
 Deno.test("chaos+file:// passes the conformance suite with failures, latency and retries", async (t) => {
   const dir = await Deno.makeTempDir();

@@ -7,24 +7,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BackendError, getBackend, type GetBackendOptions } from "../mod.ts";
+import { getBackend, type GetBackendOptions } from "../mod.ts";
 import { MultiBackend } from "../backends/multi/mod.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode } from "./_helpers.ts";
 import { haveSshd, startSshd } from "./servers/sftp.ts";
 
 /** No real backoff waits. */
 const FAST: GetBackendOptions = { maxAttempts: 3, sleep: () => Promise.resolve() };
-
-async function expectCode(p: Promise<unknown>, code: number): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected code ${code}, but the call succeeded`);
-}
 
 /** A scratch folder with a config file listing the stores `make` gives for it. */
 async function setup(

@@ -6,9 +6,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BackendError, getBackend, type GetBackendOptions, ParsedUrl } from "../mod.ts";
+import { getBackend, type GetBackendOptions, ParsedUrl } from "../mod.ts";
 import { Par2Backend } from "../backends/par2/mod.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode, randomFile } from "./_helpers.ts";
 import { requireProgram, run } from "./servers/common.ts";
 import { haveSshd, startSshd } from "./servers/sftp.ts";
 
@@ -17,26 +18,6 @@ const SSHD = PAR2 && haveSshd();
 
 /** Fast retries: no real backoff waits. */
 const FAST: GetBackendOptions = { maxAttempts: 3, sleep: () => Promise.resolve() };
-
-async function expectCode(p: Promise<unknown>, code: number): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected code ${code}, but the call succeeded`);
-}
-
-async function randomFile(path: string, size: number): Promise<Uint8Array> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-  }
-  await Deno.writeFile(path, data);
-  return data;
-}
 
 /** Overwrite `count` bytes at `offset` of a file with a fixed pattern. */
 async function damage(path: string, offset: number, count: number): Promise<void> {
