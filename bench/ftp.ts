@@ -6,7 +6,11 @@
  * - put and get of one file (default 256 MiB), best of two runs;
  * - peak RSS of stowage's put and get at that size and at 1 GiB (flat?),
  *   over plain FTP and over FTPS (a second vsftpd with TLS);
- * - listing a folder of 10,000 files (`list` vs `rclone lsf`).
+ * - listing a folder of 10,000 files (`list` vs `rclone lsf`);
+ * - per-file cost: 1,000 files of 4 KiB put one at a time, as whole
+ *   processes: `stowage put --transfers 1` (which checks each size after
+ *   the put) vs `rclone copy --transfers 1` vs one `curl` reusing its
+ *   connection for every `-T`.
  *
  * Usage: deno run -A bench/ftp.ts [sizeMiB]
  *
@@ -14,6 +18,7 @@
  */
 
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { canRunVsftpd, FTP_PASSWORD, FTP_USER, startVsftpd } from "../tests/servers/vsftpd.ts";
 import { run } from "../tests/servers/common.ts";
 import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
@@ -174,6 +179,58 @@ try {
   if (count !== 10000) throw new Error(`stowage listed ${count} files, expected 10000`);
   const lsR = await best(() => rclone(["lsf", "x:many"]));
   console.log(ratioLine("list 10,000 files", lsS, "rclone lsf", lsR));
+
+  // Per-file cost: 1,000 × 4 KiB, one transfer at a time, whole processes.
+  const smallDir = join(tmp, "small");
+  await Deno.mkdir(smallDir);
+  const smallFiles: string[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const path = join(smallDir, `f${String(i).padStart(4, "0")}`);
+    await Deno.writeFile(path, crypto.getRandomValues(new Uint8Array(4096)));
+    smallFiles.push(path);
+  }
+  const cli = fileURLToPath(new URL("../cli.ts", import.meta.url));
+  const curlConfig = join(tmp, "curl.cfg");
+  await Deno.writeTextFile(
+    curlConfig,
+    smallFiles.map((f, i) => `upload-file = "${f}"\nurl = "${curlUrl(`s${i}`)}"\n`).join(""),
+  );
+  const fresh = async (folder: string) => {
+    await Deno.remove(join(server.root, folder), { recursive: true }).catch(() => {});
+  };
+  const smallS = await best(async () => {
+    await fresh("small");
+    return await timeCommand(Deno.execPath(), [
+      "run",
+      "-A",
+      cli,
+      "put",
+      "--transfers",
+      "1",
+      ...smallFiles,
+      server.url("small"),
+    ]);
+  });
+  const smallR = await best(async () => {
+    await fresh("small-rclone");
+    return await rclone([
+      "copy",
+      "--transfers",
+      "1",
+      "--checkers",
+      "1",
+      smallDir,
+      "x:small-rclone",
+    ]);
+  });
+  const smallC = await best(() =>
+    timeCommand("curl", ["-sS", "--user", curlAuth, "-K", curlConfig])
+  );
+  if ([...Deno.readDirSync(join(server.root, "small"))].length !== 1000) {
+    throw new Error("stowage did not store the 1,000 files");
+  }
+  console.log(ratioLine("put 1,000 × 4 KiB, one at a time", smallS, "rclone", smallR));
+  console.log(ratioLine("put 1,000 × 4 KiB, one at a time", smallS, "curl", smallC));
   console.log(
     `stowage whole-process times (with Deno start-up, as rclone is timed): put ${
       wall.put!.toFixed(2)

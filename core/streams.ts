@@ -302,7 +302,8 @@ export async function writeFromSource(
       for await (const chunk of replay.chunks()) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         await writer.write(chunk);
-        ctx.progress(chunk.byteLength);
+        // Keeps the no-progress timer alive; the backend reports the bytes it sends.
+        ctx.progress();
       }
       await writer.close();
     } catch (err) {

@@ -10,8 +10,11 @@ import { join } from "node:path";
 import { BackendError, ErrorCode } from "../core/errors.ts";
 import { ParsedUrl } from "../core/url.ts";
 import { getBackend } from "../registry.ts";
-import { FtpBackend } from "../backends/ftp/mod.ts";
+import { FTPError } from "basic-ftp";
+import { FTP_OPTIONS, FtpBackend } from "../backends/ftp/mod.ts";
+import { toBackendError } from "../backends/ftp/error.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode } from "./_helpers.ts";
 import { canRunVsftpd, FTP_PASSWORD, startVsftpd, type VsftpdServer } from "./servers/vsftpd.ts";
 
 const ok = canRunVsftpd();
@@ -151,7 +154,7 @@ Deno.test({
   ignore: !ok,
   fn: () =>
     withServer({}, async (s) => {
-      const url = s.url("env").replace(`:${encodeURIComponent(FTP_PASSWORD)}@`, "@");
+      const url = s.url("").replace(`:${encodeURIComponent(FTP_PASSWORD)}@`, "@");
       const before = Deno.env.get("FTP_PASSWORD");
       Deno.env.set("FTP_PASSWORD", FTP_PASSWORD);
       try {
@@ -173,6 +176,8 @@ Deno.test({
     const err = await rejection(getBackend(url, options));
     assert.equal(err.code, ErrorCode.user_error, err.message);
     assert.match(err.message, /Unknown option "activMode".*did you mean "activeMode"/);
+    // `timeout` is the wrapper's (it bounds ftp's waits through ctx.timeout), not ftp's own.
+    assert.ok(!("timeout" in FTP_OPTIONS));
     assert.throws(
       () => new FtpBackend(new ParsedUrl(url), options),
       (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
@@ -186,7 +191,7 @@ Deno.test({
   ignore: !ok,
   fn: () =>
     withServer({}, async (s) => {
-      const url = s.url("asked").replace(`:${encodeURIComponent(FTP_PASSWORD)}@`, "@");
+      const url = s.url("").replace(`:${encodeURIComponent(FTP_PASSWORD)}@`, "@");
       const before = Deno.env.get("FTP_PASSWORD");
       Deno.env.delete("FTP_PASSWORD");
       try {
@@ -224,15 +229,19 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the folder is created on the first put, relative to the login folder",
+  name:
+    "a missing folder lists as code 52 naming it, and the first put creates it relative to the login folder",
   ignore: !ok,
   fn: () =>
     withServer({}, (s) =>
       scratch(async (dir) => {
         await using store = await getBackend(s.url("deep/er/folder"), FAST);
-        assert.deepEqual(await store.list(), [], "a missing folder lists as empty");
-        const miss = await rejection(store.get("nothing", join(dir, "n")));
-        assert.equal(miss.code, ErrorCode.backend_not_found);
+        const err = await expectCode(store.list(), ErrorCode.backend_not_found);
+        assert.match(err.message, /the folder "deep\/er\/folder" does not exist/);
+        assert.ok(!err.message.includes(s.root), err.message);
+        assert.equal(err.attempts, 1);
+        await expectCode(store.get("nothing", join(dir, "n")), ErrorCode.backend_not_found);
+        await expectCode(store.read("nothing"), ErrorCode.backend_not_found);
         await store.delete("nothing");
         assert.deepEqual((await store.queryInfo("nothing"))["nothing"], { size: -1 });
         const src = join(dir, "f");
@@ -338,4 +347,245 @@ Deno.test({
         });
       }
     }),
+});
+
+const enc = (text: string) => new TextEncoder().encode(text);
+
+/** Read from `conn` until the peer closes (or the connection is closed here). */
+async function drain(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(4096);
+  while ((await conn.read(buf).catch(() => null)) !== null) { /* discard */ }
+}
+
+/** One line from `conn` (without CRLF), `null` at EOF. */
+async function readLine(conn: Deno.Conn): Promise<string | null> {
+  let line = "";
+  const one = new Uint8Array(1);
+  while (!line.endsWith("\r\n")) {
+    if ((await conn.read(one).catch(() => null)) === null) return null;
+    line += String.fromCharCode(one[0]!);
+  }
+  return line.slice(0, -2);
+}
+
+/** A TCP listener on 127.0.0.1 that runs `serve` for each connection; `close()` ends it all. */
+function fakeServer(serve: (conn: Deno.Conn) => Promise<void>): AsyncDisposable & { port: number } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const tasks: Promise<void>[] = [];
+  const loop = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      tasks.push(serve(conn).catch(() => {}));
+    }
+  })().catch(() => {});
+  return {
+    port: listener.addr.port,
+    async [Symbol.asyncDispose]() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed by the test already
+        }
+      }
+      await loop;
+      await Promise.all(tasks);
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "a server that speaks another protocol (an SSH banner) fails at once with code 38 quoting it",
+  fn: async () => {
+    await using server = fakeServer(async (conn) => {
+      await conn.write(enc("SSH-2.0-OpenSSH_9.2\r\n"));
+      await drain(conn);
+    });
+    await using store = await getBackend(`ftp://u:p@127.0.0.1:${server.port}/x`, {
+      ...FAST,
+      maxAttempts: 1,
+      timeout: 20000,
+    });
+    const t0 = performance.now();
+    const err = await expectCode(store.list(), ErrorCode.connection_failed);
+    assert.match(err.message, /does not speak FTP \(it said "SSH-2\.0-OpenSSH_9\.2"\)/);
+    assert.ok(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+  },
+});
+
+Deno.test({
+  name: "a server that accepts and never answers gives up within the timeout plus 1 s (code 57)",
+  fn: async () => {
+    await using server = fakeServer(drain);
+    await using store = await getBackend(`ftp://u:p@127.0.0.1:${server.port}/x`, {
+      ...FAST,
+      maxAttempts: 1,
+      timeout: 300,
+    });
+    const t0 = performance.now();
+    await expectCode(store.list(), ErrorCode.backend_timeout);
+    const took = performance.now() - t0;
+    assert.ok(took >= 290 && took < 1300, `took ${took} ms`);
+  },
+});
+
+Deno.test({
+  name: "ftps:// to a server that answers AUTH TLS in plain text is code 60 after one attempt",
+  fn: async () => {
+    await using server = fakeServer(async (conn) => {
+      await conn.write(enc("220 fake FTP\r\n"));
+      if ((await readLine(conn))?.startsWith("AUTH TLS")) {
+        await conn.write(enc("234 go ahead\r\n"));
+        await conn.read(new Uint8Array(4096)).catch(() => null); // the ClientHello
+        await conn.write(enc("500 plain text, not TLS\r\n"));
+      }
+      await drain(conn);
+    });
+    await using store = await getBackend(`ftps://u:p@127.0.0.1:${server.port}/x`, FAST);
+    const err = await expectCode(store.list(), ErrorCode.backend_untrusted_host);
+    assert.equal(err.attempts, 1);
+    assert.match(err.message, /does not speak TLS/);
+  },
+});
+
+Deno.test({
+  name:
+    "a name longer than the server takes is code 59 after one attempt and leaves no temporary file",
+  ignore: !ok,
+  fn: () =>
+    withServer({}, (s) =>
+      scratch(async (dir) => {
+        await using store = await getBackend(s.url("long"), FAST);
+        const src = join(dir, "f");
+        await Deno.writeTextFile(src, "x");
+        const err = await expectCode(
+          store.put(src, "n".repeat(300)),
+          ErrorCode.backend_unsupported,
+        );
+        assert.equal(err.attempts, 1);
+        assert.match(err.message, /too long/);
+        assert.deepEqual(await store.list({ all: true }), []);
+      })),
+});
+
+Deno.test({
+  name: "server replies lose the server's absolute folder and a 'too long' reply is code 59",
+  fn: () => {
+    const reply = new FTPError({
+      code: 550,
+      message: "550 /srv/ftp/backups/x: File name too long",
+    });
+    const err = toBackendError(reply, undefined, { folder: "/srv/ftp/backups", shown: "backups" });
+    assert.ok(err instanceof BackendError);
+    assert.equal(err.code, ErrorCode.backend_unsupported);
+    assert.ok(!err.message.includes("/srv/ftp"), err.message);
+    assert.match(err.message, /"550 x: File name too long"/);
+  },
+});
+
+Deno.test({
+  name:
+    "cancelling a put mid-transfer removes the temporary upload before it settles, and a get settles as fast (FTP and FTPS)",
+  ignore: !ok,
+  fn: () =>
+    scratch(async (dir) => {
+      const src = join(dir, "big");
+      await Deno.writeFile(src, new Uint8Array(64 << 20));
+      for (const tls of [false, true]) {
+        await withServer({ tls }, async (s) => {
+          const ac = new AbortController();
+          await using store = await getBackend(s.url("cancel"), {
+            ...FAST,
+            ...(tls ? { caFile: s.caFile } : {}),
+            onProgress: (e: { bytes: number }) => e.bytes > 0 && ac.abort(),
+          });
+          const t0 = performance.now();
+          await expectCode(store.put(src, "big", { signal: ac.signal }), ErrorCode.backend_aborted);
+          const took = performance.now() - t0;
+          const left = [...Deno.readDirSync(join(s.root, "cancel"))].map((e) => e.name);
+          assert.deepEqual(left, [], `tls ${tls}: left on the server`);
+          assert.ok(took < 1000, `tls ${tls}: took ${took} ms`);
+          assert.deepEqual(await store.list(), [], "the store still works");
+          // A get cancelled mid-transfer settles as fast, and the connection is reused.
+          await Deno.copyFile(src, join(s.root, "cancel", "big"));
+          const back = new AbortController();
+          await using reader = await getBackend(s.url("cancel"), {
+            ...FAST,
+            ...(tls ? { caFile: s.caFile } : {}),
+            onProgress: (e: { bytes: number }) => e.bytes > 0 && back.abort(),
+          });
+          const t1 = performance.now();
+          const got = reader.get("big", join(dir, "back"), { signal: back.signal });
+          await expectCode(got, ErrorCode.backend_aborted);
+          assert.ok(
+            performance.now() - t1 < 1000,
+            `tls ${tls}: get took ${performance.now() - t1}`,
+          );
+          assert.deepEqual(await reader.list(), ["big"]);
+        });
+      }
+    }),
+});
+
+Deno.test({
+  name:
+    "a put the server stops answering mid-transfer gives up within the timeout plus 1 s and leaves no temporary file",
+  ignore: !ok,
+  fn: () =>
+    withServer({}, (s) =>
+      scratch(async (dir) => {
+        const src = join(dir, "big");
+        await Deno.writeFile(src, new Uint8Array(64 << 20));
+        const TIMEOUT = 500;
+        let stopped: number[] = [];
+        let stalledAt = 0;
+        let armed = false;
+        await using store = await getBackend(s.url("stall"), {
+          ...FAST,
+          maxAttempts: 1,
+          timeout: TIMEOUT,
+          onProgress: (e: { bytes: number }) => {
+            if (!armed || stopped.length || e.bytes === 0) return;
+            stopped = s.sessionPids();
+            for (const pid of stopped) Deno.kill(pid, "SIGSTOP");
+            stalledAt = performance.now();
+          },
+        });
+        // Log in first: the timeout is for the stalled transfer, not a slow login.
+        await Deno.writeTextFile(join(dir, "small"), "x");
+        await store.put(join(dir, "small"), "small");
+        armed = true;
+        try {
+          await expectCode(store.put(src, "big"), ErrorCode.backend_timeout);
+          const took = performance.now() - stalledAt;
+          assert.ok(stopped.length > 0, "no session was stopped");
+          assert.ok(took < TIMEOUT + 1000 + 200, `gave up ${took} ms after the stall`);
+          const left = [...Deno.readDirSync(join(s.root, "stall"))].map((e) => e.name);
+          assert.deepEqual(left, ["small"], "the temporary upload was left behind");
+        } finally {
+          for (const pid of stopped) Deno.kill(pid, "SIGCONT");
+        }
+      })),
+});
+
+Deno.test({
+  name: "the size check after a put takes the size the upload confirmed, without a SIZE round trip",
+  ignore: !ok,
+  fn: () =>
+    withServer({ logProtocol: true }, (s) =>
+      scratch(async (dir) => {
+        await using store = await getBackend(s.url("checked"), FAST);
+        const src = join(dir, "f");
+        await Deno.writeTextFile(src, "confirmed by 226");
+        await store.put(src, "f", { validate: true });
+        const log = () => Deno.readTextFileSync(join(s.dir, "vsftpd.log"));
+        assert.match(log(), /"RNTO f"/);
+        assert.doesNotMatch(log(), /"SIZE f"/);
+        // Any later query asks the server.
+        assert.deepEqual((await store.queryInfo("f"))["f"], { size: 16 });
+        assert.match(log(), /"SIZE f"/);
+      })),
 });

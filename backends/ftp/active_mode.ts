@@ -158,11 +158,16 @@ async function enterActiveMode(
     dataReady = true;
     flush();
   });
-  const timer = setTimeout(() => {
-    if (finished) return;
-    stop();
-    ftp.closeWithError(new Error("Timeout waiting for the server's data connection (active mode)"));
-  }, ftp.timeout || 30000);
+  // The caller's timeout (basic-ftp's, set per call); 0: wait as long as the caller does.
+  const timer = ftp.timeout > 0
+    ? setTimeout(() => {
+      if (finished) return;
+      stop();
+      ftp.closeWithError(
+        new Error("Timeout waiting for the server's data connection (active mode)"),
+      );
+    }, ftp.timeout)
+    : undefined;
 
   // basic-ftp checks for a data socket before sending a download command.
   ftp.dataSocket = new NetSocket() as unknown as FTPContext["dataSocket"];

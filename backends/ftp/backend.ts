@@ -1,7 +1,8 @@
 /**
  * The `ftp://` / `ftps://` backend class: the URL and options, and the
  * underscore methods; the connections live in `session.ts`, the commands in
- * `commands.ts`, file transfers in `transfer.ts`.
+ * `commands.ts`, file transfers in `transfer.ts`, streamed reads and writes
+ * in `streams.ts`.
  *
  * @module
  */
@@ -17,11 +18,14 @@ import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { tempName } from "../../core/names.ts";
 import { parseOptions } from "../../core/options.ts";
 import { askPasswordFrom } from "../../core/password.ts";
+import type { ReadRange } from "../../core/streams.ts";
 import type { ParsedUrl } from "../../core/url.ts";
 import { arg, deleteFile, enterFolder, removeTemp, renameOver, sizeOf } from "./commands.ts";
+import { Confirmed } from "./confirmed.ts";
 import { errorCode } from "./error.ts";
 import { FTP_OPTIONS, type FtpOptions } from "./options.ts";
-import { Session } from "./session.ts";
+import { type Connection, Session } from "./session.ts";
+import { readStream, writeStream } from "./streams.ts";
 import { download, upload } from "./transfer.ts";
 
 /** SIZE round trips are cheaper than a listing up to this many names. */
@@ -49,6 +53,8 @@ export class FtpBackend extends Backend {
   readonly folder: string;
   readonly #session: Session;
   readonly #bufferSize: number;
+  /** Sizes that just-finished uploads confirmed, for the size check that follows a put. */
+  readonly #confirmed = new Confirmed();
   #renameOverWorks = true;
 
   /** Read the URL and options; no network I/O. */
@@ -79,6 +85,7 @@ export class FtpBackend extends Backend {
       // that refuses it makes us delete first, which is not atomic.
       atomicOverwrite: this.#renameOverWorks,
       serverSideRename: true,
+      folders: true,
       chunkSize: this.#bufferSize,
       // FTP commands are lines: CR and LF cannot travel in a name.
       names: { forbiddenChars: "\r\n" },
@@ -89,11 +96,7 @@ export class FtpBackend extends Backend {
   override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
     const session = this.#session;
     await session.with(ctx, async (conn) => {
-      if (!await enterFolder(conn, session.absFolder, false)) {
-        throw new BackendError("no such file (the folder does not exist)", {
-          code: ErrorCode.backend_not_found,
-        });
-      }
+      await this.#enter(conn);
       const file = await Deno.open(localPath, { write: true, create: true, truncate: true });
       try {
         await download(conn, session, `RETR ${arg(name)}`, file, ctx);
@@ -103,10 +106,14 @@ export class FtpBackend extends Backend {
     });
   }
 
-  /** Upload to a temporary name, then rename over `name`; the temporary file is removed on failure. */
+  /**
+   * Upload to a temporary name, then rename over `name`; the temporary file
+   * is removed on failure (on an abort too, before this settles).
+   */
   override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
     const session = this.#session;
     const tmp = tempName(name);
+    this.#confirmed.forget(name);
     await session.with(ctx, async (conn) => {
       await enterFolder(conn, session.absFolder, true);
       try {
@@ -125,6 +132,7 @@ export class FtpBackend extends Backend {
         }
         ctx?.signal.throwIfAborted();
         if (!await renameOver(conn, tmp, name)) this.#renameOverWorks = false;
+        this.#confirmed.set(name, sent);
       } catch (err) {
         await removeTemp(session, conn, tmp);
         throw err;
@@ -132,11 +140,46 @@ export class FtpBackend extends Backend {
     });
   }
 
-  /** The names of the files in the folder (LIST, or MLSD where offered); empty when the folder is missing. */
+  /** The bytes `range` of `name`: `REST` + `RETR` on a leased connection, cut short at the range's end. */
+  override async _openRead(
+    name: string,
+    range: ReadRange,
+    ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const lease = await this.#session.lease(ctx);
+    try {
+      await this.#enter(lease.conn);
+      return await readStream(lease, this.#session, name, range, ctx);
+    } catch (err) {
+      throw lease.release(err);
+    }
+  }
+
+  /** A stream that uploads to a temporary name, renamed over `name` on close. */
+  override async _openWrite(
+    name: string,
+    options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>> {
+    const session = this.#session;
+    this.#confirmed.forget(name);
+    const lease = await session.lease(ctx);
+    try {
+      await enterFolder(lease.conn, session.absFolder, true);
+      return await writeStream(lease, session, tempName(name), name, options.size, ctx, (w) => {
+        if (!w.atomic) this.#renameOverWorks = false;
+        this.#confirmed.set(name, w.bytes);
+      });
+    } catch (err) {
+      throw lease.release(err);
+    }
+  }
+
+  /** The names of the files in the folder (LIST, or MLSD where offered); code 52 when the folder is missing. */
   override async _list(ctx?: OperationContext): Promise<string[]> {
     const session = this.#session;
     return await session.with(ctx, async (conn) => {
-      if (!await enterFolder(conn, session.absFolder, false)) return [];
+      await this.#enter(conn);
       const entries = await conn.client.list();
       return entries.filter((e) => e.isFile || e.isSymbolicLink).map((e) => e.name);
     });
@@ -150,6 +193,7 @@ export class FtpBackend extends Backend {
   /** Delete several files on one connection; missing ones are skipped. */
   override async _deleteList(names: string[], ctx?: OperationContext): Promise<void> {
     const session = this.#session;
+    for (const name of names) this.#confirmed.forget(name);
     await session.with(ctx, async (conn) => {
       if (!await enterFolder(conn, session.absFolder, false)) return;
       for (const name of names) {
@@ -166,14 +210,24 @@ export class FtpBackend extends Backend {
     return got[name] ?? { size: -1 };
   }
 
-  /** Sizes of the names asked: SIZE each for a few, one listing for many. */
+  /**
+   * Sizes of the names asked: SIZE each for a few, one listing for many.
+   * The size check right after a put (one name) takes the size that upload
+   * confirmed, without a round trip (see `confirmed.ts`).
+   */
   override async _queryList(
     names: string[],
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
     const session = this.#session;
+    const out: Record<string, QueryResult> = Object.create(null);
+    const just = names.length === 1 ? this.#confirmed.take(names[0]!) : undefined;
+    if (just !== undefined) {
+      out[names[0]!] = { size: just };
+      return out;
+    }
+    for (const n of names) this.#confirmed.forget(n);
     return await session.with(ctx, async (conn) => {
-      const out: Record<string, QueryResult> = Object.create(null);
       for (const n of names) out[n] = { size: -1 };
       if (!await enterFolder(conn, session.absFolder, false)) return out;
       if (names.length <= QUERY_BY_SIZE_MAX) {
@@ -192,6 +246,7 @@ export class FtpBackend extends Backend {
 
   /** Drop idle connections so the next attempt logs in afresh. */
   override async _retryCleanup(): Promise<void> {
+    this.#confirmed.clear();
     this.#session.dropIdle();
     await Promise.resolve();
   }
@@ -203,7 +258,16 @@ export class FtpBackend extends Backend {
 
   /** Close every connection. */
   override async _close(): Promise<void> {
+    this.#confirmed.clear();
     this.#session.close();
     await Promise.resolve();
+  }
+
+  /** Change into the store's folder; code 52 naming it when it does not exist. */
+  async #enter(conn: Connection): Promise<void> {
+    if (await enterFolder(conn, this.#session.absFolder, false)) return;
+    throw new BackendError(`the folder "${this.folder || "."}" does not exist`, {
+      code: ErrorCode.backend_not_found,
+    });
   }
 }

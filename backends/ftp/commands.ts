@@ -12,8 +12,13 @@ import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { errorCode, toBackendError } from "./error.ts";
 import type { Connection, Session } from "./session.ts";
 
-/** A failed cleanup gives up after this long: the next `stowage cleanup` finds the file. */
-const CLEANUP_TIMEOUT = 4000;
+/** Longest name most servers' file systems take, in UTF-8 bytes (NAME_MAX). */
+const NAME_MAX = 255;
+
+/** Whether `name` is longer than most servers take: then a failure naming it is "too long" (59). */
+export function tooLong(name: string): boolean {
+  return new TextEncoder().encode(name).length > NAME_MAX;
+}
 
 /**
  * A name as a command argument. Names are sent raw (FTP has no quoting);
@@ -71,6 +76,9 @@ export async function enterFolder(
     const cd = await conn.client.sendIgnoringError(`CWD ${path}`);
     if (cd.code >= 400) {
       const failed = made.code >= 400 ? made : cd;
+      if (failed.code >= 500 && tooLong(part)) {
+        throw toBackendError(new FTPError(failed), "too-long");
+      }
       throw failed.code === 550
         ? toBackendError(new FTPError(failed), "refused")
         : new FTPError(failed);
@@ -123,6 +131,7 @@ export async function renameOver(conn: Connection, from: string, to: string): Pr
   };
   let res = await rename();
   if (res.code < 400) return true;
+  if (res.code >= 500 && tooLong(to)) throw toBackendError(new FTPError(res), "too-long");
   if (res.code >= 500 && res.code !== 502 && (await sizeOf(conn, to)) >= 0) {
     const del = await conn.client.sendIgnoringError(`DELE ${arg(to)}`);
     if (del.code < 400) {
@@ -136,16 +145,20 @@ export async function renameOver(conn: Connection, from: string, to: string): Pr
 
 /**
  * Remove a temporary upload after a failure: on the same connection when
- * it is still usable, else on a short-lived one of its own. Best effort.
+ * it is still usable (a transfer that was given up keeps it in step, so
+ * this is one round trip), else on a short-lived one of its own. Waits at
+ * most the caller's timeout (`conn.timeout`). Best effort.
  */
 export async function removeTemp(session: Session, conn: Connection, tmp: string): Promise<void> {
   if (!conn.client.closed) {
+    // basic-ftp bounds the reply by the control connection's timeout.
     await conn.client.sendIgnoringError(`DELE ${arg(tmp)}`).catch(() => {});
     return;
   }
   let extra: Connection | undefined;
+  const timeout = conn.timeout;
   try {
-    extra = await session.connect(AbortSignal.timeout(CLEANUP_TIMEOUT), CLEANUP_TIMEOUT);
+    extra = await session.connect(timeout > 0 ? AbortSignal.timeout(timeout) : undefined, timeout);
     await extra.client.sendIgnoringError(`DELE ${joinPath(session.absFolder, tmp)}`);
   } catch {
     // best effort: the next `stowage cleanup` finds it by its prefix

@@ -10,8 +10,12 @@
  * Transfers stream between the local file and the data connection (passive
  * mode by default, active mode with `activeMode`); puts go to a hidden
  * temporary name and are renamed over the final name, so a reader never sees
- * a partial file. One control connection is opened on first use and reused
- * (calls queue for it); `connections` allows a few in parallel.
+ * a partial file. Streamed reads ask for their byte range (`REST` + `RETR`,
+ * cut short at the range's end) and streamed writes upload to a temporary
+ * name too. One control connection is opened on first use and reused
+ * (calls queue for it); `connections` allows a few in parallel. The
+ * wrapper's `timeout` bounds every wait (connecting, replies, the clean-up
+ * of a cancelled upload, which removes the temporary file at once).
  *
  * @example
  * ```ts ignore

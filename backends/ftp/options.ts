@@ -28,13 +28,6 @@ export const FTP_OPTIONS = {
     type: "string",
     doc: "ftps:// only: the name to verify the certificate against; default the URL's host.",
   },
-  timeout: {
-    type: "duration",
-    min: 0,
-    default: 30000,
-    doc:
-      "How long a control or data connection may stay silent before it is dropped (and the call retried); 0 turns it off.",
-  },
   connections: {
     type: "integer",
     min: 1,

@@ -24,7 +24,7 @@ import {
   verifyPeer,
 } from "./certificates.ts";
 import { isCleanReply, joinPath } from "./commands.ts";
-import { toBackendError } from "./error.ts";
+import { toBackendError, type Where } from "./error.ts";
 import type { FTP_OPTIONS } from "./options.ts";
 import type { TransferMode } from "./transfer.ts";
 
@@ -36,6 +36,27 @@ export interface Connection {
   inFolder: boolean;
   /** FTPS with `caFile`: refuses a data connection whose certificate is not the control connection's. */
   pin?: Pin;
+  /**
+   * A file transfer runs: an abort is the transfer's to handle (it closes
+   * the data connection and keeps the control connection in step, so the
+   * temporary file can be removed on it at once).
+   */
+  transferring: boolean;
+  /** The caller's timeout (ms, 0: none) for the current call: bounds waits for replies. */
+  timeout: number;
+}
+
+/** A connection lent out by {@linkcode Session.lease}. */
+export interface Lease {
+  /** The connection. */
+  readonly conn: Connection;
+  /**
+   * Give the connection back, once: `err` is the failure that ended its use
+   * (none: it is fine and goes back to the pool). Returns the error the
+   * caller should throw: the abort reason after an abort, else a short
+   * {@linkcode BackendError}.
+   */
+  release(err?: unknown): unknown;
 }
 
 /** Someone waiting for a connection. */
@@ -50,8 +71,6 @@ export class Session implements TransferMode {
   readonly active: boolean;
   /** `ftps://`: explicit TLS on the control and data connections. */
   readonly secure: boolean;
-  /** Milliseconds a connection may stay silent; 0 never times out. */
-  readonly timeout: number;
   /** Bytes per read from the source of a transfer. */
   readonly bufferSize: number;
   readonly #url: ParsedUrl;
@@ -72,6 +91,8 @@ export class Session implements TransferMode {
   #open = 0;
   #waiters: Waiter[] = [];
   #closed = false;
+  /** The caller's timeout of the last call (the wrapper's default until one comes). */
+  #timeout = 30000;
 
   /**
    * Keep what the connections need; no I/O. `folder` is the URL's, relative
@@ -97,7 +118,6 @@ export class Session implements TransferMode {
     this.#caFile = settings.caFile;
     this.#insecure = settings.insecureSkipVerify;
     this.#serverName = settings.tlsServerName;
-    this.timeout = settings.timeout;
     this.#maxConnections = settings.connections;
     this.bufferSize = settings.bufferSize;
   }
@@ -107,37 +127,68 @@ export class Session implements TransferMode {
     return this.#absFolder!;
   }
 
+  /** Where the store is, to cut the server's absolute folder from messages. */
+  get #where(): Where {
+    return { folder: this.#absFolder, shown: this.#folder };
+  }
+
   /**
    * Run `fn` on a connection from the pool: abort closes the connection
-   * (which ends the command in flight), errors become short
-   * {@linkcode BackendError}s, and a connection that may be out of step is
-   * discarded instead of reused.
+   * (which ends the command in flight; a transfer handles it itself),
+   * errors become short {@linkcode BackendError}s, and a connection that may
+   * be out of step is discarded instead of reused.
    */
   async with<T>(
     ctx: OperationContext | undefined,
     fn: (conn: Connection) => Promise<T>,
   ): Promise<T> {
-    const signal = ctx?.signal;
-    signal?.throwIfAborted();
-    const conn = await this.#acquire(signal);
-    const onAbort = () => conn.client.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
-    let healthy = false;
+    const lease = await this.lease(ctx);
+    let out: T;
     try {
-      const out = await fn(conn);
-      healthy = true;
-      return out;
+      out = await fn(lease.conn);
     } catch (err) {
-      healthy = !signal?.aborted && isCleanReply(err) && !conn.client.closed;
-      if (signal?.aborted) throw signal.reason ?? err;
-      throw toBackendError(err);
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
-      this.#release(conn, healthy);
+      throw lease.release(err);
     }
+    lease.release();
+    return out;
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<Connection> {
+  /**
+   * Borrow a connection for as long as a stream needs it; {@linkcode with}
+   * for one call. Its waits are bounded by `ctx.timeout`.
+   */
+  async lease(ctx: OperationContext | undefined): Promise<Lease> {
+    if (ctx?.timeout !== undefined) this.#timeout = ctx.timeout;
+    const timeout = this.#timeout;
+    const signal = ctx?.signal;
+    signal?.throwIfAborted();
+    const conn = await this.#acquire(signal, timeout);
+    conn.timeout = timeout;
+    // basic-ftp declares it read-only, but reads it at each command: this call's timeout.
+    (conn.client.ftp as { timeout: number }).timeout = timeout;
+    const onAbort = () => {
+      if (!conn.transferring) conn.client.close();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    let released = false;
+    return {
+      conn,
+      release: (err?: unknown) => {
+        if (released) return err;
+        released = true;
+        signal?.removeEventListener("abort", onAbort);
+        const failed = err !== undefined;
+        const healthy = !failed ||
+          (!signal?.aborted && isCleanReply(err) && !conn.client.closed);
+        this.#release(conn, healthy);
+        if (!failed) return undefined;
+        if (signal?.aborted) return signal.reason ?? err;
+        return toBackendError(err, undefined, this.#where);
+      },
+    };
+  }
+
+  async #acquire(signal: AbortSignal | undefined, timeout: number): Promise<Connection> {
     while (true) {
       if (this.#closed) {
         throw new BackendError("the store is closed", { code: ErrorCode.user_error });
@@ -151,7 +202,7 @@ export class Session implements TransferMode {
       if (this.#open < this.#maxConnections) {
         this.#open++;
         try {
-          return await this.connect(signal);
+          return await this.connect(signal, timeout);
         } catch (err) {
           this.#open--;
           this.#wakeOne();
@@ -203,7 +254,7 @@ export class Session implements TransferMode {
    * `access()`, with our own certificate check (for `caFile`) between the
    * TLS upgrade and the password.
    */
-  async connect(signal: AbortSignal | undefined, timeout = this.timeout): Promise<Connection> {
+  async connect(signal: AbortSignal | undefined, timeout: number): Promise<Connection> {
     const client = new Client(timeout);
     const onAbort = () => client.close();
     signal?.addEventListener("abort", onAbort, { once: true });
@@ -213,7 +264,9 @@ export class Session implements TransferMode {
         : undefined;
       const password = await this.#password();
       let pin: Pin | undefined;
-      await client.connect(this.#host, this.#port);
+      const greeting = client.connect(this.#host, this.#port);
+      checkGreeting(client);
+      await greeting;
       if (this.secure) {
         const name = this.#serverName ?? this.#host;
         try {
@@ -234,11 +287,11 @@ export class Session implements TransferMode {
           ? this.#folder
           : joinPath(home, this.#folder);
       }
-      return { client, inFolder: false, ...(pin ? { pin } : {}) };
+      return { client, inFolder: false, transferring: false, timeout, ...(pin ? { pin } : {}) };
     } catch (err) {
       client.close();
       if (signal?.aborted) throw signal.reason ?? err;
-      throw toBackendError(err);
+      throw toBackendError(err, undefined, this.#where);
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
@@ -273,4 +326,30 @@ export class Session implements TransferMode {
     this.#ca ??= await readCaFile(this.#caFile!);
     return this.#ca;
   }
+}
+
+/**
+ * Fail at once when the server's first line is not an FTP reply (an SSH
+ * or other server on that port), with code 38 and what it said, instead of
+ * waiting for a greeting that never comes.
+ */
+function checkGreeting(client: Client): void {
+  const socket = client.ftp.socket;
+  let seen = "";
+  const onData = (chunk: string | Uint8Array) => {
+    seen += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+    const text = seen.replace(/^\s+/, "");
+    if (text.length < 4) return;
+    socket.off("data", onData);
+    if (/^\d{3}[ -]/.test(text)) return;
+    const said = text.split(/\r?\n/)[0]!.replace(/[^\x20-\x7e]/g, "?").slice(0, 80);
+    client.ftp.closeWithError(
+      new BackendError(`the server does not speak FTP (it said "${said}")`, {
+        code: ErrorCode.connection_failed,
+        // Another protocol on this port will not turn into FTP on a retry.
+        permanent: true,
+      }),
+    );
+  };
+  socket.on("data", onData);
 }
