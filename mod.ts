@@ -31,14 +31,20 @@ export {
   type NameLimits,
   type OperationContext,
   type QueryResult,
+  type ReadRange,
 } from "./core/backend.ts";
 export {
   BackendWrapper,
+  type CleanupOptions,
   type GetOptions,
+  type ListOptions,
   type ProgressEvent,
   type PutOptions,
   type QueryInfo,
+  type ReadOptions,
   type WrapperOptions,
+  type WriteOptions,
+  type WriteSource,
 } from "./core/wrapper.ts";
 export {
   backendClassFor,

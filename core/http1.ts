@@ -38,6 +38,9 @@
 
 import { BufferPool } from "./buffer_pool.ts";
 import { abortError, BackendError, ErrorCode } from "./errors.ts";
+import { ConnReader, type Http1Answer, type RawAnswer, readAnswer } from "./http1_answer.ts";
+
+export type { Http1Answer } from "./http1_answer.ts";
 
 /** A byte range of a local file, sent as a request body. */
 export interface FileRangeBody {
@@ -77,18 +80,6 @@ export interface Http1Request {
   onProgress?: (bytes: number) => void;
 }
 
-/** An answer read in full: its body is small (bounded by `maxAnswerBytes`). */
-export interface Http1Answer {
-  /** The status code (never 1xx: interim answers are skipped). */
-  status: number;
-  /** The reason phrase ("" when none). */
-  reason: string;
-  /** Header names in lower case; repeated headers joined with `, `. */
-  headers: Record<string, string>;
-  /** The answer body. */
-  body: Uint8Array;
-}
-
 /** Options for {@linkcode Http1Client}. */
 export interface Http1ClientOptions {
   /** How long an idle keep-alive connection is reused, in ms; default 2000 (servers drop idle ones after ~5 s). */
@@ -103,11 +94,6 @@ export interface Http1ClientOptions {
 
 /** Bytes read from a file and written to the socket at once, by default. */
 const SEND_CHUNK = 256 * 1024;
-
-/** An answer and whether its connection may carry another request. */
-interface RawAnswer extends Http1Answer {
-  keepAlive: boolean;
-}
 
 /** Thrown by `exchange` once answer bytes arrived: the request must not be sent again. */
 class AnswerStarted extends Error {
@@ -247,7 +233,8 @@ export class Http1Client {
     const reader = new ConnReader(conn, this.#maxAnswer);
     let answered = false;
     try {
-      const answer = readAnswer(reader, this.#maxAnswer).finally(() => answered = true);
+      const answer = readAnswer(reader, this.#maxAnswer, request.method)
+        .finally(() => answered = true);
       const sent = (async (): Promise<number> => {
         await writeAll(conn, new TextEncoder().encode(head));
         if (body instanceof Uint8Array) {
@@ -329,138 +316,6 @@ async function connect(
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let off = 0;
   while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-}
-
-/** Read one HTTP/1.1 answer (skipping 1xx interim answers), its body in full. */
-async function readAnswer(reader: ConnReader, max: number): Promise<RawAnswer> {
-  while (true) {
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?/.exec(await reader.line());
-    if (!m) throw answerError("is not HTTP/1.x");
-    const headers: Record<string, string> = {};
-    for (let i = 0;; i++) {
-      const line = await reader.line();
-      if (line === "") break;
-      if (i > 200) throw answerError("has too many headers");
-      const colon = line.indexOf(":");
-      if (colon <= 0) continue;
-      const k = line.slice(0, colon).trim().toLowerCase();
-      const v = line.slice(colon + 1).trim();
-      headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
-    }
-    const status = Number(m[2]);
-    if (status >= 100 && status < 200) continue; // 100 Continue and friends
-    const connection = (headers["connection"] ?? "").toLowerCase();
-    let keepAlive = m[1] === "1"
-      ? !connection.includes("close")
-      : connection.includes("keep-alive");
-    let body: Uint8Array;
-    if (/chunked/i.test(headers["transfer-encoding"] ?? "")) {
-      const parts: Uint8Array[] = [];
-      let total = 0;
-      while (true) {
-        const size = parseInt((await reader.line()).split(";")[0]!.trim(), 16);
-        if (!Number.isFinite(size) || size < 0 || total + size > max) {
-          throw answerError("has a bad chunk");
-        }
-        if (size === 0) {
-          while ((await reader.line()) !== ""); // trailers
-          break;
-        }
-        parts.push(await reader.exact(size));
-        total += size;
-        await reader.line();
-      }
-      body = concat(parts, total);
-    } else if (headers["content-length"] !== undefined) {
-      const length = Number(headers["content-length"]);
-      if (!Number.isSafeInteger(length) || length < 0 || length > max) {
-        throw answerError("has a bad Content-Length");
-      }
-      body = await reader.exact(length);
-    } else {
-      body = await reader.rest();
-      keepAlive = false;
-    }
-    return { status, reason: m[3] ?? "", headers, body, keepAlive };
-  }
-}
-
-/** Buffered reads from a connection: lines, exact byte counts, or everything up to the end. */
-class ConnReader {
-  readonly #conn: Deno.Conn;
-  readonly #max: number;
-  readonly #chunk = new Uint8Array(16 * 1024);
-  #buf = new Uint8Array(0);
-  #eof = false;
-  /** Bytes received so far. */
-  received = 0;
-
-  constructor(conn: Deno.Conn, max: number) {
-    this.#conn = conn;
-    this.#max = max;
-  }
-
-  /** One line without its CRLF (or LF). */
-  async line(): Promise<string> {
-    while (true) {
-      const at = this.#buf.indexOf(10);
-      if (at !== -1) {
-        const end = at > 0 && this.#buf[at - 1] === 13 ? at - 1 : at;
-        const text = new TextDecoder().decode(this.#buf.subarray(0, end));
-        this.#buf = this.#buf.subarray(at + 1);
-        return text;
-      }
-      if (this.#buf.length > 64 * 1024) throw answerError("has an overlong line");
-      await this.#more();
-    }
-  }
-
-  /** Exactly `n` bytes. */
-  async exact(n: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) await this.#more();
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.subarray(n);
-    return out;
-  }
-
-  /** Everything until the server closes, at most the answer bound. */
-  async rest(): Promise<Uint8Array> {
-    while (!this.#eof && this.#buf.length <= this.#max) await this.#more();
-    const out = this.#buf.slice(0, this.#max);
-    this.#buf = new Uint8Array(0);
-    return out;
-  }
-
-  async #more(): Promise<void> {
-    if (this.#eof) {
-      throw new BackendError("the server closed the connection before it answered", {
-        code: ErrorCode.connection_failed,
-      });
-    }
-    const n = await this.#conn.read(this.#chunk);
-    if (n === null) {
-      this.#eof = true;
-      return;
-    }
-    this.received += n;
-    this.#buf = concat([this.#buf, this.#chunk.subarray(0, n)], this.#buf.length + n);
-  }
-}
-
-/** A code-38 error about the server's answer. */
-function answerError(what: string): BackendError {
-  return new BackendError(`the server's answer ${what}`, { code: ErrorCode.connection_failed });
-}
-
-/** The bytes of `parts` (together `total` long) in one array. */
-function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Close a connection that may be closed already. */

@@ -18,12 +18,13 @@ import { MultistatusParser } from "../backends/webdav/multistatus.ts";
 import { expectCode } from "./_helpers.ts";
 import { freePort, waitFor } from "./servers/common.ts";
 import {
-  type DavServer,
   davUrl,
   haveApache,
   haveRclone,
+  proxiedUrl,
   type RcloneDavServer,
   startApache,
+  startFaultProxy,
   startRcloneWebdav,
 } from "./servers/webdav.ts";
 
@@ -66,90 +67,6 @@ function randomBytes(size: number): Uint8Array {
     crypto.getRandomValues(out.subarray(i, Math.min(i + 65536, size)));
   }
   return out;
-}
-
-// ---- a loopback fault-injecting proxy in front of a real server ----
-
-interface Proxy {
-  port: number;
-  /** Method and path of every request seen. */
-  seen: string[];
-  close(): Promise<void>;
-}
-
-interface ProxyRules {
-  /** Answer this many first requests with 503 and `Retry-After: 1`. */
-  fail503?: number;
-  /** Drop the connection of requests that match, after forwarding ~1 MiB of body. */
-  cut?: (method: string) => boolean;
-  /** Drop only the first matching request. */
-  cutOnce?: boolean;
-}
-
-function startProxy(upstreamPort: number, rules: ProxyRules): Promise<Proxy> {
-  const seen: string[] = [];
-  let failures = rules.fail503 ?? 0;
-  let cutDone = false;
-  const server = http.createServer((req, res) => {
-    seen.push(`${req.method} ${req.url}`);
-    if (failures > 0) {
-      failures--;
-      req.resume();
-      res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
-      res.end();
-      return;
-    }
-    const cut = !(rules.cutOnce && cutDone) && (rules.cut?.(req.method ?? "") ?? false);
-    if (cut) cutDone = true;
-    const up = http.request({
-      hostname: "127.0.0.1",
-      port: upstreamPort,
-      method: req.method,
-      path: req.url,
-      headers: req.headers,
-      agent: false,
-    }, (upRes) => {
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      let sent = 0;
-      upRes.on("data", (chunk: Uint8Array) => {
-        sent += chunk.length;
-        res.write(chunk);
-        if (cut && req.method === "GET" && sent >= 1 << 20) {
-          upRes.destroy();
-          res.socket?.destroy();
-        }
-      });
-      upRes.on("end", () => res.end());
-    });
-    up.on("error", () => res.socket?.destroy());
-    let received = 0;
-    req.on("data", (chunk: Uint8Array) => {
-      received += chunk.length;
-      up.write(chunk);
-      if (cut && req.method === "PUT" && received >= 1 << 20) {
-        up.destroy();
-        req.socket.destroy();
-      }
-    });
-    req.on("end", () => up.end());
-  });
-  return new Promise((resolve) => {
-    server.listen(0, "127.0.0.1", () => {
-      resolve({
-        port: (server.address() as AddressInfo).port,
-        seen,
-        close: () =>
-          new Promise<void>((r) => {
-            server.closeAllConnections();
-            server.close(() => r());
-          }),
-      });
-    });
-  });
-}
-
-function proxiedUrl(server: DavServer, proxy: Proxy, path: string): string {
-  return `webdav://${server.user}:${server.pass}@127.0.0.1:${proxy.port}/${path}`;
 }
 
 // ---- no server needed ----
@@ -286,13 +203,16 @@ Deno.test({
 });
 
 Deno.test({
-  name: "Apache: a missing folder lists as empty and the first put creates the whole chain",
+  name:
+    "Apache: listing a missing folder is code 52 naming it, and the first put creates the whole chain",
   ignore: !APACHE,
   async fn() {
     const server = await startApache();
     try {
       await using store = await getBackend(davUrl(server, "deep/er/est"), instant());
-      assert.deepEqual(await store.list(), []);
+      const missing = await expectCode(store.list(), ErrorCode.backend_not_found);
+      assert.match(missing.message, /the folder "deep\/er\/est" does not exist/);
+      assert.equal(missing.attempts, 1);
       assert.deepEqual({ ...await store.queryInfo(["nope"]) }, { nope: { size: -1 } });
       const file = await tempFile("chain");
       await store.put(file, "f.txt");
@@ -313,6 +233,7 @@ Deno.test({
   async fn() {
     const server = await startApache();
     try {
+      await Deno.mkdir(join(server.root, "env-pass"));
       const url = `webdav://${server.user}@127.0.0.1:${server.port}/env-pass`;
       const code = `import { getBackend } from ${
         JSON.stringify(new URL("../mod.ts", import.meta.url).href)
@@ -430,6 +351,8 @@ Deno.test({
         await store.get(name!, back);
         assert.deepEqual(await Deno.readFile(back), data);
         assert.deepEqual({ ...await store.queryInfo([name!]) }, { [name!]: { size: data.length } });
+        await store.write(`${name} streamed`, data.subarray(0, 100_000));
+        assert.deepEqual(await store.readBytes(`${name} streamed`), data.subarray(0, 100_000));
       }
       assert.deepEqual(
         (await Deno.stat(join(server.root, "new/sub/big name.bin"))).size,
@@ -440,6 +363,12 @@ Deno.test({
         await using store = await getBackend(davUrl(server, "old/sub"), instant());
         await store.get("big name.bin", back);
         assert.deepEqual(await Deno.readFile(back), data);
+      }
+      {
+        // The same for a ranged read.
+        await using store = await getBackend(davUrl(server, "old/sub"), instant());
+        const part = await store.readBytes("big name.bin", { offset: 1000, length: 5000 });
+        assert.deepEqual(part, data.subarray(1000, 6000));
       }
       await using loop = await getBackend(davUrl(server, "loop1/x"), {
         ...instant(),
@@ -460,7 +389,7 @@ Deno.test({
   ignore: !APACHE,
   async fn() {
     const server = await startApache();
-    const proxy = await startProxy(server.port, { fail503: 1 });
+    const proxy = await startFaultProxy(server.port, { fail503: 1 });
     try {
       const delays: number[] = [];
       await using store = await getBackend(proxiedUrl(server, proxy, "ra"), instant(delays));
@@ -484,7 +413,7 @@ Deno.test({
     const data = randomBytes(4 << 20);
     await Deno.mkdir(join(server.root, "drop"));
     await Deno.writeFile(join(server.root, "drop/f"), data);
-    const proxy = await startProxy(server.port, { cut: (m) => m === "GET", cutOnce: true });
+    const proxy = await startFaultProxy(server.port, { cut: (m) => m === "GET", cutOnce: true });
     try {
       const delays: number[] = [];
       await using store = await getBackend(proxiedUrl(server, proxy, "drop"), instant(delays));
@@ -505,7 +434,7 @@ Deno.test({
   ignore: !APACHE,
   async fn() {
     const server = await startApache();
-    const proxy = await startProxy(server.port, { cut: (m) => m === "PUT" });
+    const proxy = await startFaultProxy(server.port, { cut: (m) => m === "PUT" });
     try {
       const file = await tempFile(randomBytes(4 << 20));
       await using store = await getBackend(proxiedUrl(server, proxy, "cut"), {
@@ -546,6 +475,7 @@ Deno.test({
   ignore: !RCLONE,
   async fn(t) {
     const server: RcloneDavServer = await startRcloneWebdav({ tls: true });
+    await Deno.mkdir(join(server.root, "tls"));
     try {
       await t.step("an untrusted certificate fails with code 60 after one attempt", async () => {
         await using store = await getBackend(davUrl(server, "tls"), instant());
@@ -569,7 +499,9 @@ Deno.test({
         await store.put(file, "i");
         await store.get("i", back);
         assert.equal(await Deno.readTextFile(back), "insecure but asked for");
-        await store.delete("i");
+        await store.write("w", "streamed over node:https");
+        assert.equal(await store.readText("w", { offset: 9 }), "over node:https");
+        await store.delete(["i", "w"]);
         await Deno.remove(file);
         await Deno.remove(back);
       });

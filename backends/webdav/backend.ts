@@ -15,6 +15,7 @@ import {
 import type { ErrorCode } from "../../core/errors.ts";
 import { parseOptions } from "../../core/options.ts";
 import { askPasswordFrom, resolvePassword } from "../../core/password.ts";
+import type { ReadRange } from "../../core/streams.ts";
 import type { ParsedUrl } from "../../core/url.ts";
 import { DavClient } from "./client.ts";
 import { download } from "./download.ts";
@@ -22,7 +23,9 @@ import { errorCode, toBackendError } from "./error.ts";
 import { isSuccess } from "./exchange.ts";
 import { WEBDAV_OPTIONS, type WebdavOptions } from "./options.ts";
 import { filesOf, propfind } from "./propfind.ts";
+import { openRange } from "./ranged.ts";
 import { Uploader } from "./upload.ts";
+import { openUpload } from "./write.ts";
 
 /** At most this many names are queried one by one; more use one listing. */
 const QUERY_ONE_BY_ONE = 10;
@@ -66,11 +69,12 @@ export class WebdavBackend extends Backend {
     return this.#dav.baseUrl;
   }
 
-  /** MOVE with `Overwrite: T` replaces atomically; uploads move `bufferSize` at a time; no name limits. */
+  /** MOVE with `Overwrite: T` replaces atomically; real folders; uploads move `bufferSize` at a time. */
   protected override declareCapabilities(): DeclaredCapabilities {
     return {
       atomicOverwrite: true,
       serverSideRename: true,
+      folders: true,
       chunkSize: this.#bufferSize,
       names: {},
     };
@@ -87,16 +91,37 @@ export class WebdavBackend extends Backend {
     await this.#uploads.put(localPath, size, name, ctx);
   }
 
-  /** PROPFIND `Depth: 1` on the folder: its files (not sub-folders); a missing folder lists as empty. */
+  /** GET with a `Range` header; exactly the bytes asked, as a stream. */
+  override async _openRead(
+    name: string,
+    range: ReadRange,
+    ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>> {
+    return await openRange(this.#dav, name, range, ctx);
+  }
+
+  /** A PUT of the stream to a temporary name, moved onto `name` on `close()`. */
+  override async _openWrite(
+    name: string,
+    options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>> {
+    return await openUpload(this.#dav, this.#uploads, name, options.size, ctx);
+  }
+
+  /** PROPFIND `Depth: 1` on the folder: its files (not sub-folders); a missing folder is code 52. */
   override async _list(ctx?: OperationContext): Promise<string[]> {
-    const entries = await propfind(this.#dav, this.#dav.folder, "1", ctx);
+    const folder = this.#dav.folderName;
+    const entries = await propfind(this.#dav, this.#dav.folder, "1", ctx, { folder });
     return filesOf(this.#dav, entries).map((e) => e.name);
   }
 
   /** DELETE the file; a 404 is fine. */
   override async _delete(name: string, ctx?: OperationContext): Promise<void> {
     const res = await this.#dav.request("DELETE", this.#dav.pathOf(name), { ctx });
-    if (res.statusCode !== 404 && !isSuccess(res.statusCode)) throw toBackendError(res, "DELETE");
+    if (res.statusCode !== 404 && !isSuccess(res.statusCode)) {
+      throw toBackendError(res, "DELETE", undefined, { name });
+    }
     res.resume();
   }
 
@@ -105,9 +130,15 @@ export class WebdavBackend extends Backend {
     for (const name of names) await this._delete(name, ctx);
   }
 
-  /** PROPFIND `Depth: 0` on the file: its size, or -1 when missing (or a folder). */
+  /**
+   * PROPFIND `Depth: 0` on the file: its size, or -1 when missing (or a
+   * folder). Right after a put the server acknowledged in full, its size
+   * without asking again (see `upload.ts`).
+   */
   override async _query(name: string, ctx?: OperationContext): Promise<QueryResult> {
-    const entries = await propfind(this.#dav, this.#dav.pathOf(name), "0", ctx);
+    const acknowledged = this.#uploads.acknowledgedSize(name);
+    if (acknowledged !== undefined) return { size: acknowledged };
+    const entries = await propfind(this.#dav, this.#dav.pathOf(name), "0", ctx, { name });
     const file = entries.find((e) => !e.collection);
     return { size: file ? file.size : -1 };
   }

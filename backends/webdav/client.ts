@@ -1,15 +1,15 @@
 /**
  * The connection to a WebDAV server: where the folder is (it follows the
  * folder when a redirect moves it), credentials (Basic auth, resolved on the
- * first request and sent only to the URL's own host), extra headers, TLS
- * trust (`caFile`, `insecureSkipVerify`), keep-alive connections, and
+ * first request and sent only to the URL's own host), extra headers, and
  * requests that follow redirects (up to `maxRedirects`; `https` to plain
- * `http` is refused).
+ * `http` is refused), over the kept-alive pools of {@linkcode Connections}.
  *
- * Three ways to send: uploads through the shared `Http1Client` (Deno
- * sockets, a real `Content-Length`, one reused buffer), gets through Deno's
- * `fetch` (it moves bodies fastest), everything else, and everything with
- * `insecureSkipVerify` (which Deno's TLS cannot do), on `node:http`.
+ * Four ways to send: file uploads through the shared `Http1Client` (Deno
+ * sockets, a real `Content-Length`, one reused buffer), gets and ranged
+ * reads through Deno's `fetch` (it moves bodies fastest), streamed writes
+ * and everything else, and everything with `insecureSkipVerify` (which
+ * Deno's TLS cannot do), on `node:http`.
  *
  * @module
  */
@@ -18,16 +18,15 @@ import { Buffer } from "node:buffer";
 import http from "node:http";
 import https from "node:https";
 import type { OperationContext } from "../../core/backend.ts";
-import { BufferPool } from "../../core/buffer_pool.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import { type Http1Answer, Http1Client } from "../../core/http1.ts";
 import type { OptionsParsed } from "../../core/options.ts";
 import type { ParsedUrl } from "../../core/url.ts";
+import { Connections } from "./connections.ts";
 import { toBackendError } from "./error.ts";
 import { type Body, exchange, type Reply } from "./exchange.ts";
 import { hasHeader, parseHeaders } from "./headers.ts";
 import type { WEBDAV_OPTIONS } from "./options.ts";
-import { encodePath, encodeSegment, hostHeader } from "./paths.ts";
+import { encodePath, encodeSegment, hostHeader, safeDecode } from "./paths.ts";
 
 /** The statuses that redirect. */
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -44,7 +43,13 @@ export interface RequestOptions {
   ctx?: OperationContext | undefined;
 }
 
-/** The connection to one WebDAV folder: location, credentials, TLS, keep-alive, redirects. */
+/** A PUT's answer, and how many body bytes were written before it came. */
+export interface PutReply extends Reply {
+  /** Body bytes written to the connection (all of them unless the server answered early). */
+  bodySent: number;
+}
+
+/** The connection to one WebDAV folder: location, credentials, keep-alive, redirects. */
 export class DavClient {
   /** `http:` or `https:`. */
   #protocol: "http:" | "https:";
@@ -57,14 +62,11 @@ export class DavClient {
   readonly #password: () => Promise<string | undefined>;
   #auth: Promise<string> | undefined;
   readonly #headers: Record<string, string>;
-  readonly #caFile: string | undefined;
   readonly #insecure: boolean;
   readonly #maxRedirects: number;
   readonly #bufferSize: number;
-  #agents: { http?: http.Agent; https?: https.Agent } = {};
-  #fetchClient: Deno.HttpClient | undefined;
-  #uploads: Http1Client | undefined;
-  #ca: string | undefined;
+  readonly #pools: Connections;
+  #sent = 0;
 
   /**
    * Work out the server and folder; no I/O.
@@ -90,10 +92,14 @@ export class DavClient {
     this.#username = url.username;
     this.#password = password;
     this.#headers = parseHeaders(settings.headers);
-    this.#caFile = settings.caFile;
     this.#insecure = settings.insecureSkipVerify;
     this.#maxRedirects = settings.maxRedirects;
     this.#bufferSize = settings.bufferSize;
+    this.#pools = new Connections({
+      caFile: settings.caFile,
+      insecure: this.#insecure,
+      bufferSize: this.#bufferSize,
+    });
   }
 
   /** The folder as a plain HTTP(S) URL, without credentials (after any redirect of the folder). */
@@ -106,6 +112,11 @@ export class DavClient {
     return this.#folder;
   }
 
+  /** The folder's path for messages: decoded, without the slashes around it. */
+  get folderName(): string {
+    return safeDecode(this.#folder.replace(/^\/+|\/+$/g, ""));
+  }
+
   /** The encoded path of `name` in the folder. */
   pathOf(name: string): string {
     return this.#folder + encodeSegment(name);
@@ -114,6 +125,11 @@ export class DavClient {
   /** Whether certificates go unchecked (then every request goes through `node:https`). */
   get insecure(): boolean {
     return this.#insecure;
+  }
+
+  /** How many requests have been started so far (each hop of a redirect counts). */
+  get sent(): number {
+    return this.#sent;
   }
 
   /**
@@ -127,7 +143,7 @@ export class DavClient {
         target,
         headers: await this.#headersFor(target, headers),
         body: opts.body,
-        agent: this.#agent(target),
+        agent: this.#pools.agent(target),
         bufferSize: this.#bufferSize,
         ctx: opts.ctx,
       }));
@@ -135,65 +151,112 @@ export class DavClient {
 
   /**
    * PUT a local file to `path`, following redirects (each hop sends the
-   * body again from the file); resolves with the final answer.
+   * body again from the file); resolves with the final answer and how much
+   * of the body went out before it.
    */
-  put(path: string, file: string, size: number, ctx?: OperationContext): Promise<Reply> {
+  put(path: string, file: string, size: number, ctx?: OperationContext): Promise<PutReply> {
     const body = { file, size };
-    const opts = { headers: { "Content-Type": "application/octet-stream" }, ctx };
+    const opts = { headers: { "Content-Type": "application/octet-stream" } };
     return this.#follow(path, opts, async (target, extra) => {
       const headers = await this.#headersFor(target, extra);
+      let sent = 0;
+      const counted: OperationContext = {
+        signal: ctx?.signal ?? new AbortController().signal,
+        progress: (n = 0) => {
+          sent += n;
+          ctx?.progress(n);
+        },
+      };
       if (this.#insecure) {
-        const agent = this.#agent(target);
-        return exchange({
+        const agent = this.#pools.agent(target, true);
+        const bufferSize = this.#bufferSize;
+        const res = await exchange({
           method: "PUT",
           target,
           headers,
           body,
           agent,
-          bufferSize: this.#bufferSize,
-          ctx,
+          bufferSize,
+          ctx: counted,
         });
+        return Object.assign(res, { bodySent: sent });
       }
-      return this.#putFile(target, headers, body, ctx);
+      const reply = await this.#pools.putFile(target, headers, body, counted);
+      return { ...reply, bodySent: sent };
     });
   }
 
   /**
-   * GET `path` with Deno's fetch (redirects not followed); `undefined` when
-   * the server redirects (the caller then goes through {@linkcode request},
-   * which also learns where the folder moved).
+   * Send `method` to `path` with Deno's fetch (redirects not followed, no
+   * body); resolves with the answer whatever its status, `undefined` for a
+   * redirect (the caller then goes through {@linkcode request}, which also
+   * learns where the folder moved).
    *
-   * @throws {BackendError} The code for any status but 200; 60 for an untrusted certificate; 38.
+   * @throws {BackendError} 60 for an untrusted certificate or TLS to a plain
+   * server; 38 for a failed connection or a server that does not speak HTTP.
    */
-  async fetch(path: string, ctx?: OperationContext): Promise<Response | undefined> {
+  async fetch(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    ctx?: OperationContext,
+  ): Promise<Response | undefined> {
     const url = `${this.#protocol}//${this.#host}${path}`;
     let res: Response;
     try {
-      // identity: fetch would otherwise ask for gzip and inflate, and the length check would fail.
-      const headers = await this.#headersFor(new URL(url), { "Accept-Encoding": "identity" });
+      this.#sent++;
       res = await fetch(url, {
-        headers,
+        method,
+        // identity: fetch would otherwise ask for gzip and inflate, and length checks would fail.
+        headers: await this.#headersFor(new URL(url), {
+          "Accept-Encoding": "identity",
+          ...headers,
+        }),
         redirect: "manual",
-        client: this.#client(),
+        client: this.#pools.fetchClient(),
         ...(ctx ? { signal: ctx.signal } : {}),
       });
     } catch (err) {
-      throw toBackendError(err, "GET", ctx?.signal);
+      const text = `${(err as Error)?.message} ${((err as Error)?.cause as Error)?.message}`;
+      if (!ctx?.signal.aborted && /invalid HTTP version/i.test(text)) {
+        // Not HTTP: node:http's parser keeps what the server said; ask again to show it.
+        (await this.request(method, path, { ctx, headers })).resume();
+      }
+      throw toBackendError(err, method, ctx?.signal);
     }
-    if (res.status === 200) return res;
+    if (!REDIRECTS.has(res.status)) return res;
     await res.body?.cancel().catch(() => {});
-    if (REDIRECTS.has(res.status)) return undefined;
-    throw toBackendError(res, "GET");
+    return undefined;
+  }
+
+  /**
+   * A `node:http` request to `path` with the store's headers and credentials,
+   * not yet sent (redirects are not followed), on a fresh connection: for a
+   * body streamed by the caller.
+   */
+  async openRequest(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<http.ClientRequest> {
+    const target = new URL(`${this.#protocol}//${this.#host}${path}`);
+    const all = await this.#headersFor(target, headers);
+    this.#sent++;
+    const options: https.RequestOptions = {
+      method,
+      protocol: target.protocol,
+      hostname: target.hostname.replace(/^\[|\]$/g, ""),
+      port: Number(target.port) || (target.protocol === "https:" ? 443 : 80),
+      path: target.pathname,
+      headers: all,
+      agent: this.#pools.agent(target, true),
+    };
+    return target.protocol === "https:" ? https.request(options) : http.request(options);
   }
 
   /** Drop every kept-alive connection, so the next request connects afresh. */
   close(): void {
-    this.#agents.http?.destroy();
-    this.#agents.https?.destroy();
-    this.#agents = {};
-    this.#fetchClient?.close();
-    this.#fetchClient = undefined;
-    this.#uploads?.closeIdle();
+    this.#pools.close();
   }
 
   /**
@@ -220,6 +283,7 @@ export class DavClient {
       }
       let res: R;
       try {
+        this.#sent++;
         res = await send(target, headers);
       } catch (err) {
         // A kept-alive socket the server closed meanwhile: try once more on a new one.
@@ -299,79 +363,5 @@ export class DavClient {
         throw err;
       },
     );
-  }
-
-  /**
-   * PUT the file to `target` through {@linkcode Http1Client} (Deno sockets,
-   * one reused buffer, `Content-Length`); resolves with the answer, read whole.
-   */
-  async #putFile(
-    target: URL,
-    headers: Record<string, string>,
-    body: { file: string; size: number },
-    ctx: OperationContext | undefined,
-  ): Promise<Reply> {
-    let answer: Http1Answer;
-    try {
-      answer = await this.#uploader().send({
-        url: target,
-        method: "PUT",
-        headers,
-        body: { path: body.file, start: 0, length: body.size },
-        ...(ctx ? { signal: ctx.signal, onProgress: (n: number) => ctx.progress(n) } : {}),
-      });
-    } catch (err) {
-      throw toBackendError(err, "PUT", ctx?.signal);
-    }
-    return {
-      statusCode: answer.status,
-      statusMessage: answer.reason,
-      headers: answer.headers,
-      resume: () => {},
-    };
-  }
-
-  #uploader(): Http1Client {
-    if (this.#uploads) return this.#uploads;
-    this.#loadCa();
-    return this.#uploads = new Http1Client({
-      buffers: new BufferPool(this.#bufferSize, 4),
-      ...(this.#ca !== undefined ? { caCerts: [this.#ca] } : {}),
-    });
-  }
-
-  #client(): Deno.HttpClient {
-    if (this.#fetchClient) return this.#fetchClient;
-    this.#loadCa();
-    return this.#fetchClient = Deno.createHttpClient(
-      this.#ca !== undefined ? { caCerts: [this.#ca] } : {},
-    );
-  }
-
-  #agent(target: URL): http.Agent {
-    if (target.protocol !== "https:") {
-      return this.#agents.http ??= new http.Agent({ keepAlive: true, scheduling: "lifo" });
-    }
-    if (this.#agents.https) return this.#agents.https;
-    this.#loadCa();
-    return this.#agents.https = new https.Agent({
-      keepAlive: true,
-      scheduling: "lifo",
-      rejectUnauthorized: !this.#insecure,
-      ...(this.#ca !== undefined ? { ca: this.#ca } : {}),
-    });
-  }
-
-  /** Read the caFile once; code 23 when it cannot be read. */
-  #loadCa(): void {
-    if (this.#caFile === undefined || this.#ca !== undefined) return;
-    try {
-      this.#ca = Deno.readTextFileSync(this.#caFile);
-    } catch (err) {
-      throw new BackendError(`Invalid option "caFile": cannot read "${this.#caFile}"`, {
-        code: ErrorCode.user_error,
-        cause: err,
-      });
-    }
   }
 }

@@ -29,10 +29,14 @@ export async function download(
   const path = dav.pathOf(name);
   // fetch cannot skip certificate checks; redirects are left to request (which also
   // learns where the folder moved).
-  const fetched = dav.insecure ? undefined : await dav.fetch(path, ctx);
-  if (fetched) return await saveResponse(fetched, localPath, ctx);
+  const fetched = dav.insecure ? undefined : await dav.fetch("GET", path, {}, ctx);
+  if (fetched?.status === 200) return await saveResponse(fetched, localPath, ctx);
+  if (fetched) {
+    await fetched.body?.cancel().catch(() => {});
+    throw toBackendError(fetched, "GET", undefined, { name });
+  }
   const res = await dav.request("GET", path, { ctx });
-  if (res.statusCode !== 200) throw toBackendError(res, "GET");
+  if (res.statusCode !== 200) throw toBackendError(res, "GET", undefined, { name });
   await saveBody(res, localPath, ctx);
 }
 

@@ -1,7 +1,8 @@
 /**
  * PROPFIND requests: listing the folder (`Depth: 1`, never `infinity`, which
- * Apache refuses), asking about one file (`Depth: 0`), and whether the
- * folder exists; the answer is parsed as it streams in.
+ * Apache refuses; a missing folder is code 52), asking about one file
+ * (`Depth: 0`), and whether the folder exists; the answer is parsed as it
+ * streams in.
  *
  * @module
  */
@@ -19,23 +20,27 @@ const PROPFIND_BODY = '<?xml version="1.0" encoding="utf-8"?>\n' +
   '<D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/></D:prop></D:propfind>';
 const HEADERS = { "Content-Type": "application/xml; charset=utf-8" };
 
-/** PROPFIND `path` with `depth`; a 404 gives no entries. */
+/**
+ * PROPFIND `path` with `depth`; a 404 gives no entries, or code 52 naming
+ * the folder when `about.folder` says the folder itself is listed.
+ */
 export async function propfind(
   dav: DavClient,
   path: string,
   depth: "0" | "1",
   ctx?: OperationContext,
+  about: { name?: string; folder?: string } = {},
 ): Promise<DavEntry[]> {
   const res = await dav.request("PROPFIND", path, {
     headers: { Depth: depth, ...HEADERS },
     body: PROPFIND_BODY,
     ctx,
   });
-  if (res.statusCode === 404) {
+  if (res.statusCode === 404 && about.folder === undefined) {
     res.resume();
     return [];
   }
-  if (res.statusCode !== 207) throw toBackendError(res, "PROPFIND");
+  if (res.statusCode !== 207) throw toBackendError(res, "PROPFIND", undefined, about);
   const parser = new MultistatusParser();
   const entries: DavEntry[] = [];
   await readBody(res, ctx, (chunk) => {

@@ -206,7 +206,7 @@ Deno.test({
       { what: "missing argument", args: ["ls"], code: 2 },
       { what: "unknown command", args: ["frobnicate"], code: 2 },
       { what: "unknown flag", args: ["ls", "--bogus", store], code: 2 },
-      { what: "flag of another command", args: ["put", "--json", file, store], code: 2 },
+      { what: "flag of another command", args: ["ls", "--name", "x", store], code: 2 },
       {
         what: "cleanup with a bad duration",
         args: ["cleanup", "--older-than", "soon", store],

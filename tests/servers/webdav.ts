@@ -2,11 +2,15 @@
  * Real WebDAV servers on 127.0.0.1 for the tests and the benchmark:
  * Apache httpd with mod_dav (runs as root, drops to www-data; the whole
  * configuration lives in a temp folder) and `rclone serve webdav` (plain or
- * TLS with a self-signed certificate for 127.0.0.1).
+ * TLS with a self-signed certificate for 127.0.0.1), and a small loopback
+ * proxy that puts faults (503, dropped connections, an ignored `Range`) in
+ * front of a real server and counts connections and requests.
  *
  * @module
  */
 
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import {
   freePort,
@@ -236,4 +240,105 @@ export function davUrl(server: DavServer, path: string, withPassword = true): st
     ? `${encodeURIComponent(server.user)}:${encodeURIComponent(server.pass)}@`
     : `${encodeURIComponent(server.user)}@`;
   return `${scheme}://${auth}127.0.0.1:${server.port}/${path.replace(/^\/+/, "")}`;
+}
+
+/** A running fault proxy. */
+export interface FaultProxy {
+  /** The port it listens on. */
+  port: number;
+  /** Method and path of every request seen, in order. */
+  seen: string[];
+  /** How many connections clients opened to it. */
+  connections: number;
+  /** Stop it, closing every connection. */
+  close(): Promise<void>;
+}
+
+/** What {@linkcode startFaultProxy} does besides forwarding. */
+export interface FaultRules {
+  /** Answer this many first requests with 503 and `Retry-After: 1`. */
+  fail503?: number;
+  /** Drop the connection of requests that match, after forwarding ~1 MiB of body. */
+  cut?: (method: string) => boolean;
+  /** Drop only the first matching request. */
+  cutOnce?: boolean;
+  /** Forward requests without their `Range` header (a server that ignores ranges). */
+  stripRange?: boolean;
+}
+
+/**
+ * A loopback HTTP proxy in front of the server on `upstreamPort` (one
+ * upstream connection per request), injecting the faults `rules` asks for.
+ */
+export function startFaultProxy(upstreamPort: number, rules: FaultRules = {}): Promise<FaultProxy> {
+  const seen: string[] = [];
+  let failures = rules.fail503 ?? 0;
+  let cutDone = false;
+  const server = http.createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (failures > 0) {
+      failures--;
+      req.resume();
+      res.writeHead(503, { "Retry-After": "1", "Content-Length": "0" });
+      res.end();
+      return;
+    }
+    const cut = !(rules.cutOnce && cutDone) && (rules.cut?.(req.method ?? "") ?? false);
+    if (cut) cutDone = true;
+    const headers = { ...req.headers };
+    if (rules.stripRange) delete headers["range"];
+    const up = http.request({
+      hostname: "127.0.0.1",
+      port: upstreamPort,
+      method: req.method,
+      path: req.url,
+      headers,
+      agent: false,
+    }, (upRes) => {
+      // The upstream connection closes after each answer; the client's stays open.
+      const { connection: _c, "keep-alive": _k, ...answerHeaders } = upRes.headers;
+      res.writeHead(upRes.statusCode ?? 502, answerHeaders);
+      let sent = 0;
+      upRes.on("data", (chunk: Uint8Array) => {
+        sent += chunk.length;
+        res.write(chunk);
+        if (cut && req.method === "GET" && sent >= 1 << 20) {
+          upRes.destroy();
+          res.socket?.destroy();
+        }
+      });
+      upRes.on("end", () => res.end());
+    });
+    up.on("error", () => res.socket?.destroy());
+    let received = 0;
+    req.on("data", (chunk: Uint8Array) => {
+      received += chunk.length;
+      up.write(chunk);
+      if (cut && req.method === "PUT" && received >= 1 << 20) {
+        up.destroy();
+        req.socket.destroy();
+      }
+    });
+    req.on("end", () => up.end());
+  });
+  const proxy = { port: 0, seen, connections: 0, close: () => Promise.resolve() };
+  server.on("connection", () => proxy.connections++);
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      proxy.port = (server.address() as AddressInfo).port;
+      proxy.close = () =>
+        new Promise<void>((r) => {
+          server.closeAllConnections();
+          server.close(() => r());
+        });
+      resolve(proxy);
+    });
+  });
+}
+
+/** The stowage URL for `server` reached through `proxy`. */
+export function proxiedUrl(server: DavServer, proxy: FaultProxy, path: string): string {
+  return `webdav://${server.user}:${server.pass}@127.0.0.1:${proxy.port}/${
+    path.replace(/^\/+/, "")
+  }`;
 }
