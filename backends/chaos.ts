@@ -37,6 +37,7 @@ import { BackendError, ErrorCode } from "../core/errors.ts";
 import { type OptionsInput, parseOptionsWithRest } from "../core/options.ts";
 import { abortableSleep } from "../core/retry.ts";
 import { ParsedUrl } from "../core/url.ts";
+import { LazyStore } from "../core/lazy_store.ts";
 import { getBackendObject } from "../registry.ts";
 
 /** The operations chaos can disturb. */
@@ -147,9 +148,7 @@ export class ChaosBackend extends Backend {
   readonly #ops: ReadonlySet<string>;
   readonly #random: () => number;
   readonly #sleep: Sleep;
-  readonly #innerOptions: BackendOptions;
-  #inner?: Promise<Backend>;
-  #resolved?: Backend;
+  readonly #inner: LazyStore;
 
   /** Read the settings from the URL query and options; the inner store is built on first use. */
   constructor(url: ParsedUrl, options: ChaosOptions & BackendOptions = {}) {
@@ -179,7 +178,7 @@ export class ChaosBackend extends Backend {
     this.#ops = new Set(settings.chaosOps);
     this.#random = mulberry32(this.seed);
     this.#sleep = typeof rest.sleep === "function" ? rest.sleep as Sleep : abortableSleep;
-    this.#innerOptions = rest;
+    this.#inner = new LazyStore(() => getBackendObject(this.innerUrl, rest));
   }
 
   /** What chaos has done so far (a copy). */
@@ -189,7 +188,7 @@ export class ChaosBackend extends Backend {
 
   /** The inner store's facts once it is built; none before. */
   protected override declareCapabilities(): DeclaredCapabilities {
-    const inner = this.#resolved?.capabilities;
+    const inner = this.#inner.opened?.capabilities;
     if (!inner) return {};
     const { atomicOverwrite, serverSideRename, folders, names, chunkSize } = inner;
     return {
@@ -269,31 +268,20 @@ export class ChaosBackend extends Backend {
 
   /** Reset the inner store between attempts. */
   override async _retryCleanup(): Promise<void> {
-    await this.#resolved?._retryCleanup?.();
+    await this.#inner.opened?._retryCleanup?.();
   }
 
   /** Injected failures carry their code; the inner store maps its own. */
   override _errorCode(operation: string, err: unknown): ErrorCode | undefined {
-    return this.#resolved?._errorCode?.(operation, err);
+    return this.#inner.opened?._errorCode?.(operation, err);
   }
 
   /** Close the inner store. */
   override async _close(): Promise<void> {
-    await this.#resolved?._close?.();
+    await this.#inner.opened?._close?.();
   }
 
   // ---- private helpers ----
-
-  #innerStore(): Promise<Backend> {
-    this.#inner ??= getBackendObject(this.innerUrl, this.#innerOptions).then((b) => {
-      this.#resolved = b;
-      return b;
-    }, (err) => {
-      this.#inner = undefined;
-      throw err;
-    });
-    return this.#inner;
-  }
 
   #affects(op: Operation, names: readonly string[] | undefined): boolean {
     if (!this.#ops.has(op)) return false;
@@ -313,7 +301,7 @@ export class ChaosBackend extends Backend {
     fn: (inner: Backend) => Promise<T>,
   ): Promise<T> {
     this.#stats.calls++;
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     if (!this.#affects(op, names)) return await fn(inner);
     const fails = this.#random() < this.#fail;
     const afterDraw = this.#random() >= 0.5;

@@ -15,6 +15,7 @@ import {
 import { BackendError, errnoCode, ErrorCode, reasonOf } from "../../core/errors.ts";
 import { parseOptionsWithRest } from "../../core/options.ts";
 import { ParsedUrl } from "../../core/url.ts";
+import { LazyStore } from "../../core/lazy_store.ts";
 import { getBackendObject } from "../../registry.ts";
 import { createRecovery, type Par2Settings, repair, verify } from "./command.ts";
 import { errorCode, toBackendError } from "./error.ts";
@@ -52,10 +53,8 @@ export class Par2Backend extends Backend {
   /** The inner store's URL (`file:///dir` for `par2+file:///dir`). */
   readonly innerUrl: ParsedUrl;
   readonly #par2: Par2Settings;
-  readonly #innerOptions: BackendOptions;
   readonly #log: Log | undefined;
-  #inner?: Promise<Backend>;
-  #resolved?: Backend;
+  readonly #inner: LazyStore;
 
   /** Take the par2 options; the rest go to the inner store, built on first use. */
   constructor(url: ParsedUrl, options: Par2Options & BackendOptions = {}) {
@@ -74,13 +73,13 @@ export class Par2Backend extends Backend {
       volumes: settings.par2Volumes,
       extraArgs: settings.par2Args,
     };
-    this.#innerOptions = rest;
+    this.#inner = new LazyStore(() => getBackendObject(this.innerUrl, rest));
     this.#log = typeof rest.log === "function" ? rest.log as Log : undefined;
   }
 
   /** The inner store's facts, less the room the recovery suffix needs in a name. */
   protected override declareCapabilities(): DeclaredCapabilities {
-    const inner = this.#resolved?.capabilities;
+    const inner = this.#inner.opened?.capabilities;
     const limit = Math.min(255, inner?.names.maxBytes ?? 255) - RECOVERY_SUFFIX_BYTES;
     return {
       atomicOverwrite: false,
@@ -93,7 +92,7 @@ export class Par2Backend extends Backend {
 
   /** Fetch the file, verify it, repair it from the recovery volumes when damaged. */
   override async _get(name: string, localPath: string, ctx?: OperationContext): Promise<void> {
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     const dir = await Deno.makeTempDir({ dir: dirname(localPath), prefix: ".stowage-par2-" });
     try {
       const base = localBase(name);
@@ -117,7 +116,7 @@ export class Par2Backend extends Backend {
         { code: ErrorCode.user_error },
       );
     }
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     const size = ctx?.size ?? (await Deno.stat(localPath)).size;
     const existed = await this.#exists(inner, name, ctx);
     const dir = await Deno.makeTempDir({ prefix: "stowage-par2-" });
@@ -148,7 +147,7 @@ export class Par2Backend extends Backend {
 
   /** The inner store's names without the recovery files. */
   override async _list(ctx?: OperationContext): Promise<string[]> {
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     return (await inner._list(ctx)).filter((n) => !isPar2Name(n));
   }
 
@@ -159,7 +158,7 @@ export class Par2Backend extends Backend {
 
   /** Delete the files and all their recovery files (one listing finds them). */
   override async _deleteList(names: string[], ctx?: OperationContext): Promise<void> {
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     const wanted = new Set(names);
     let listed: string[];
     try {
@@ -183,7 +182,7 @@ export class Par2Backend extends Backend {
     names: string[],
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
-    const inner = await this.#innerStore();
+    const inner = await this.#inner.get();
     if (inner._queryList) return await inner._queryList(names, ctx);
     const out: Record<string, QueryResult> = {};
     for (const n of names) out[n] = inner._query ? await inner._query(n, ctx) : { size: null };
@@ -192,31 +191,20 @@ export class Par2Backend extends Backend {
 
   /** Reset the inner store between attempts. */
   override async _retryCleanup(): Promise<void> {
-    await this.#resolved?._retryCleanup?.();
+    await this.#inner.opened?._retryCleanup?.();
   }
 
   /** par2's own failures here; the inner store's through its own mapping. */
   override _errorCode(operation: string, err: unknown): ErrorCode | undefined {
-    return errorCode(err) ?? this.#resolved?._errorCode?.(operation, err);
+    return errorCode(err) ?? this.#inner.opened?._errorCode?.(operation, err);
   }
 
   /** Close the inner store. */
   override async _close(): Promise<void> {
-    await this.#resolved?._close?.();
+    await this.#inner.opened?._close?.();
   }
 
   // ---- private helpers ----
-
-  #innerStore(): Promise<Backend> {
-    this.#inner ??= getBackendObject(this.innerUrl, this.#innerOptions).then((b) => {
-      this.#resolved = b;
-      return b;
-    }, (err) => {
-      this.#inner = undefined;
-      throw err;
-    });
-    return this.#inner;
-  }
 
   /**
    * Verify `dir/base` against its index; when it is damaged (or the index is

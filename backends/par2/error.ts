@@ -90,5 +90,9 @@ export function toBackendError(err: unknown, name: string): BackendError | unkno
     } recovery data for "${name}": ${e.message}`;
   }
   // A program that cannot be started will not start on a retry either.
-  return new BackendError(message, { code, cause: err, permanent: err instanceof Par2SpawnError });
+  return new BackendError(message, {
+    code,
+    cause: err,
+    ...(err instanceof Par2SpawnError ? { permanent: true } : {}),
+  });
 }

@@ -1,0 +1,38 @@
+/**
+ * The inner store of a meta backend (`par2+…`, `chaos+…`), opened on first
+ * use — constructors do no I/O — and remembered; a failed open is tried
+ * again on the next use.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+
+/** A backend made on first use by `open` (the registry's `getBackendObject`, in practice). */
+export class LazyStore {
+  readonly #open: () => Promise<Backend>;
+  #pending?: Promise<Backend>;
+  #backend?: Backend;
+
+  /** Remember how to open the store; nothing is opened yet. */
+  constructor(open: () => Promise<Backend>) {
+    this.#open = open;
+  }
+
+  /** The store, opening it if needed. */
+  get(): Promise<Backend> {
+    this.#pending ??= this.#open().then((b) => {
+      this.#backend = b;
+      return b;
+    }, (err) => {
+      this.#pending = undefined;
+      throw err;
+    });
+    return this.#pending;
+  }
+
+  /** The store if it is open already (for capabilities, cleanup and close, which must not open it). */
+  get opened(): Backend | undefined {
+    return this.#backend;
+  }
+}
