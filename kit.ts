@@ -15,7 +15,8 @@
  *   streams, for `_openRead` / `_openWrite`).
  * - Passwords: {@linkcode resolvePassword} (URL, `FTP_PASSWORD`, then the
  *   caller's `askPassword`).
- * - XML: {@linkcode xmlText}.
+ * - XML: {@linkcode xmlText}. AWS Signature V4: {@linkcode SigV4Signer}.
+ * - External programs: {@linkcode runCommand}.
  *
  * @example
  * ```ts
@@ -96,6 +97,19 @@ export {
 } from "./core/http1.ts";
 export { BufferPool } from "./core/buffer_pool.ts";
 export { xmlText, type XmlTextOptions } from "./core/xml.ts";
+export {
+  amzDate,
+  type AwsCredentials,
+  canonicalQuery,
+  EMPTY_SHA256,
+  sha256Hex,
+  type SignedRequest,
+  SigV4Signer,
+  type SigV4Request,
+  type SigV4SignerOptions,
+  UNSIGNED_PAYLOAD,
+  uriEncode,
+} from "./core/sigv4.ts";
 export {
   CommandError,
   type CommandResult,

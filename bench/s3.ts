@@ -3,9 +3,11 @@
  * 127.0.0.1 (started here, stopped at the end): put and get of a large file
  * (default 256 MiB), each tool in a fresh process, median of a few rounds;
  * stowage's peak RSS at the chosen size and at 1 GiB (memory must stay
- * flat); and a listing of 10,000 objects against `rclone lsf`.
+ * flat); many small files put one at a time (default 1,000 × 4 KiB) with
+ * each tool's whole-process CPU time; and a listing of 10,000 objects
+ * against `rclone lsf`.
  *
- * Usage: deno run -A bench/s3.ts [sizeMiB=256] [rounds=3] [listCount=10000]
+ * Usage: deno run -A bench/s3.ts [sizeMiB=256] [rounds=3] [listCount=10000] [smallCount=1000]
  *
  * Both tools use their defaults (stowage: 16 MiB parts, 4 at once; gets ask
  * for the first 16 MiB, then the rest in 4 equal ranges of at least 16 MiB,
@@ -13,17 +15,44 @@
  * 4 download streams above 250 MiB). s3rver itself (Node, writing
  * every part to disk and joining them on completion) bounds both.
  *
+ * Small files, like with like: each tool sends every file with a
+ * Content-MD5 it computed and an UNSIGNED-PAYLOAD signature and checks the
+ * stored size after the upload (stowage: `put` with `validate`, answered
+ * from the PutObject's answer; rclone: `copy --transfers 1`, which sends a
+ * HeadObject after each PutObject and lists the destination once). CPU is
+ * user + system time of the whole process from /usr/bin/time, start-up
+ * included; "per 1,000 requests" divides by the requests each tool sent.
+ *
  * @module
  */
 
 import { join } from "node:path";
+import process from "node:process";
 import { makeFile, ratioLine, stowageTransfer, timeCommand, type TransferResult } from "./_util.ts";
 import { S3RVER_KEY, startS3rver } from "../tests/servers/s3rver.ts";
 import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
+if (Deno.args[0] === "--puts") await putsChild(Deno.args[1]!, Deno.args[2]!, Deno.args[3]!);
+
+/** Child mode: put every file of `dir` one at a time with `validate`; print wall and CPU seconds. */
+async function putsChild(url: string, dir: string, optionsJson: string): Promise<never> {
+  const { getBackend } = await import("../mod.ts");
+  const store = await getBackend(url, { maxAttempts: 1, ...JSON.parse(optionsJson) });
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const name of names) await store.put(join(dir, name), name, { validate: true });
+  const cpu = process.cpuUsage(cpu0);
+  const seconds = (performance.now() - t0) / 1000;
+  await store.close();
+  console.log(JSON.stringify({ seconds, loopCpu: (cpu.user + cpu.system) / 1e6 }));
+  Deno.exit(0);
+}
+
 const sizeMiB = Number(Deno.args[0] ?? 256);
 const rounds = Number(Deno.args[1] ?? 3);
 const listCount = Number(Deno.args[2] ?? 10_000);
+const smallCount = Number(Deno.args[3] ?? 1000);
 const BUCKET = "bench";
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -47,6 +76,32 @@ const rcloneEnv: Record<string, string> = {
   RCLONE_CONFIG_S_FORCE_PATH_STYLE: "true",
 };
 const rclone = (args: string[]) => timeCommand("rclone", args, { env: rcloneEnv });
+
+/** Run a command under /usr/bin/time: wall and CPU (user + system) seconds, and its output. */
+async function cpuTimed(
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ wall: number; cpu: number; out: string }> {
+  const report = await Deno.makeTempFile();
+  try {
+    const r = await new Deno.Command("/usr/bin/time", {
+      args: ["-f", "%e %U %S", "-o", report, cmd, ...args],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const out = new TextDecoder().decode(r.stdout);
+    if (!r.success) {
+      throw new Error(`${cmd} failed: ${new TextDecoder().decode(r.stderr).slice(-2000)}`);
+    }
+    const [wall, user, sys] = (await Deno.readTextFile(report)).trim().split(/\s+/).slice(-3)
+      .map(Number);
+    return { wall: wall!, cpu: user! + sys!, out };
+  } finally {
+    await Deno.remove(report);
+  }
+}
 
 /** Wall time of a stowage transfer process, start-up included (what a user waits for). */
 async function timed(
@@ -138,6 +193,69 @@ try {
         `get ${get.peakRssMiB} MiB (${get.seconds.toFixed(2)} s)`,
     );
   }
+
+  // Many small files, one at a time, each tool in a fresh process under /usr/bin/time.
+  const smallDir = join(dir, "small");
+  await Deno.mkdir(smallDir);
+  const four = new Uint8Array(4096);
+  for (let i = 0; i < smallCount; i++) {
+    crypto.getRandomValues(four);
+    await Deno.writeFile(join(smallDir, `s-${String(i).padStart(6, "0")}`), four);
+  }
+  const self = new URL(import.meta.url).pathname;
+  const small = { ours: [] as number[], oursCpu: [] as number[], loopCpu: [] as number[] };
+  const smallRc = { wall: [] as number[], cpu: [] as number[] };
+  for (let i = 0; i < rounds; i++) {
+    const runs = [
+      async () => {
+        const r = await cpuTimed(Deno.execPath(), [
+          "run",
+          "-A",
+          self,
+          "--puts",
+          `s3://${BUCKET}/small-${i}`,
+          smallDir,
+          JSON.stringify(options),
+        ]);
+        small.ours.push(r.wall);
+        small.oursCpu.push(r.cpu);
+        small.loopCpu.push(JSON.parse(r.out.trim().split("\n").pop()!).loopCpu);
+      },
+      async () => {
+        const r = await cpuTimed(
+          "rclone",
+          ["copy", "--transfers", "1", smallDir, `s:${BUCKET}/rc-small-${i}`],
+          rcloneEnv,
+        );
+        smallRc.wall.push(r.wall);
+        smallRc.cpu.push(r.cpu);
+      },
+    ];
+    if (i % 2) runs.reverse();
+    for (const run of runs) await run();
+  }
+  const [oursCpu, rcCpu] = [median(small.oursCpu), median(smallRc.cpu)];
+  // stowage: a PutObject per file and one HeadBucket; rclone: PutObject + HeadObject per file,
+  // one HeadObject of the folder and one listing.
+  const [oursRequests, rcRequests] = [smallCount + 1, 2 * smallCount + 2];
+  console.log(
+    ratioLine(
+      `${smallCount} × 4 KiB puts one at a time (process wall)`,
+      median(small.ours),
+      "rclone --transfers 1",
+      median(smallRc.wall),
+    ),
+  );
+  console.log(
+    `  CPU (whole process): stowage ${oursCpu.toFixed(2)} s, rclone ${rcCpu.toFixed(2)} s; ` +
+      `per file ${(oursCpu / smallCount * 1000).toFixed(2)} vs ${
+        (rcCpu / smallCount * 1000).toFixed(2)
+      } ms (${(oursCpu / rcCpu).toFixed(2)}x); per 1,000 requests ${
+        (oursCpu / oursRequests * 1000).toFixed(2)
+      } vs ${(rcCpu / rcRequests * 1000).toFixed(2)} s (${
+        ((oursCpu / oursRequests) / (rcCpu / rcRequests)).toFixed(2)
+      }x); stowage's put loop alone ${median(small.loopCpu).toFixed(2)} s`,
+  );
 
   // Listing many objects: made with rclone copy of a folder of tiny files.
   const many = join(dir, "many");

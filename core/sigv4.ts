@@ -8,9 +8,10 @@
  *
  * Signing is synchronous and cheap: one SHA-256 of the canonical request
  * and one HMAC per request (the day's signing key is derived once per day,
- * region and service, and cached). SHA-256 is written here in plain
- * TypeScript, so signing loads no Node.js compatibility module (`node:crypto`
- * costs a process about 4.5 MiB of memory) and needs no `await`. The body is not read: pass its SHA-256
+ * region and service, and cached). SHA-256 and HMAC come from
+ * `@noble/hashes` (audited, pure JavaScript), so signing loads no Node.js
+ * compatibility module (`node:crypto` costs a process about 4.5 MiB of
+ * memory) and needs no `await`. The body is not read: pass its SHA-256
  * as `payloadHash`, or {@linkcode UNSIGNED_PAYLOAD} for a streamed body
  * (S3 accepts it; pair it with a `Content-MD5` so the body is still checked).
  *
@@ -35,6 +36,9 @@
  *
  * @module
  */
+
+import { hmac } from "@noble/hashes/hmac.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 
 /** The payload hash that tells the service the body is not signed (a streamed body). */
 export const UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD";
@@ -179,7 +183,7 @@ export class SigV4Signer {
     const scope = `${shortDate}/${this.region}/${this.service}/aws4_request`;
     const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`;
     const signature = toHex(
-      hmac(this.#signingKey(credentials.secretAccessKey, shortDate), stringToSign),
+      hmacSha256(this.#signingKey(credentials.secretAccessKey, shortDate), stringToSign),
     );
     headers["authorization"] = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, ` +
       `SignedHeaders=${signedHeaders}, Signature=${signature}`;
@@ -191,10 +195,10 @@ export class SigV4Signer {
     const id = `${shortDate}\n${secret}`;
     let key = this.#keys.get(id);
     if (!key) {
-      const kDate = hmac(utf8.encode(`AWS4${secret}`), shortDate);
-      const kRegion = hmac(kDate, this.region);
-      const kService = hmac(kRegion, this.service);
-      key = hmac(kService, "aws4_request");
+      const kDate = hmacSha256(utf8.encode(`AWS4${secret}`), shortDate);
+      const kRegion = hmacSha256(kDate, this.region);
+      const kService = hmacSha256(kRegion, this.service);
+      key = hmacSha256(kService, "aws4_request");
       if (this.#keys.size >= 4) this.#keys.delete(this.#keys.keys().next().value!);
       this.#keys.set(id, key);
     }
@@ -246,23 +250,8 @@ function canonicalValue(value: string): string {
 const utf8 = new TextEncoder();
 
 /** HMAC-SHA256 of a string (as UTF-8) under `key`. */
-function hmac(key: Uint8Array, data: string): Uint8Array {
-  let k = key.length > 64 ? sha256(key) : key;
-  if (k.length < 64) {
-    const padded = new Uint8Array(64);
-    padded.set(k);
-    k = padded;
-  }
-  const message = utf8.encode(data);
-  const inner = new Uint8Array(64 + message.length);
-  const outer = new Uint8Array(64 + 32);
-  for (let i = 0; i < 64; i++) {
-    inner[i] = k[i]! ^ 0x36;
-    outer[i] = k[i]! ^ 0x5c;
-  }
-  inner.set(message, 64);
-  outer.set(sha256(inner), 64);
-  return sha256(outer);
+function hmacSha256(key: Uint8Array, data: string): Uint8Array {
+  return hmac(sha256, key, utf8.encode(data));
 }
 
 function toHex(bytes: Uint8Array): string {
@@ -275,122 +264,3 @@ const HEX: readonly string[] = Array.from(
   { length: 256 },
   (_, i) => i.toString(16).padStart(2, "0"),
 );
-
-/** SHA-256's round constants. */
-const K = new Uint32Array([
-  0x428a2f98,
-  0x71374491,
-  0xb5c0fbcf,
-  0xe9b5dba5,
-  0x3956c25b,
-  0x59f111f1,
-  0x923f82a4,
-  0xab1c5ed5,
-  0xd807aa98,
-  0x12835b01,
-  0x243185be,
-  0x550c7dc3,
-  0x72be5d74,
-  0x80deb1fe,
-  0x9bdc06a7,
-  0xc19bf174,
-  0xe49b69c1,
-  0xefbe4786,
-  0x0fc19dc6,
-  0x240ca1cc,
-  0x2de92c6f,
-  0x4a7484aa,
-  0x5cb0a9dc,
-  0x76f988da,
-  0x983e5152,
-  0xa831c66d,
-  0xb00327c8,
-  0xbf597fc7,
-  0xc6e00bf3,
-  0xd5a79147,
-  0x06ca6351,
-  0x14292967,
-  0x27b70a85,
-  0x2e1b2138,
-  0x4d2c6dfc,
-  0x53380d13,
-  0x650a7354,
-  0x766a0abb,
-  0x81c2c92e,
-  0x92722c85,
-  0xa2bfe8a1,
-  0xa81a664b,
-  0xc24b8b70,
-  0xc76c51a3,
-  0xd192e819,
-  0xd6990624,
-  0xf40e3585,
-  0x106aa070,
-  0x19a4c116,
-  0x1e376c08,
-  0x2748774c,
-  0x34b0bcb5,
-  0x391c0cb3,
-  0x4ed8aa4a,
-  0x5b9cca4f,
-  0x682e6ff3,
-  0x748f82ee,
-  0x78a5636f,
-  0x84c87814,
-  0x8cc70208,
-  0x90befffa,
-  0xa4506ceb,
-  0xbef9a3f7,
-  0xc67178f2,
-]);
-const W = new Uint32Array(64);
-
-/** SHA-256 (FIPS 180-4) of `data`. */
-function sha256(data: Uint8Array): Uint8Array {
-  const bits = data.length * 8;
-  const blocks = Math.ceil((data.length + 9) / 64);
-  const buf = new Uint8Array(blocks * 64);
-  buf.set(data);
-  buf[data.length] = 0x80;
-  const view = new DataView(buf.buffer);
-  view.setUint32(buf.length - 8, Math.floor(bits / 0x100000000));
-  view.setUint32(buf.length - 4, bits >>> 0);
-  let h0 = 0x6a09e667, h1 = 0xbb67ae85, h2 = 0x3c6ef372, h3 = 0xa54ff53a;
-  let h4 = 0x510e527f, h5 = 0x9b05688c, h6 = 0x1f83d9ab, h7 = 0x5be0cd19;
-  for (let off = 0; off < buf.length; off += 64) {
-    for (let i = 0; i < 16; i++) W[i] = view.getUint32(off + i * 4);
-    for (let i = 16; i < 64; i++) {
-      const w15 = W[i - 15]!, w2 = W[i - 2]!;
-      const s0 = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
-      const s1 = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
-      W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0;
-    }
-    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
-    for (let i = 0; i < 64; i++) {
-      const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (h + S1 + ((e & f) ^ (~e & g)) + K[i]! + W[i]!) | 0;
-      const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const t2 = (S0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g;
-      g = f;
-      f = e;
-      e = (d + t1) | 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) | 0;
-    }
-    h0 = (h0 + a) | 0;
-    h1 = (h1 + b) | 0;
-    h2 = (h2 + c) | 0;
-    h3 = (h3 + d) | 0;
-    h4 = (h4 + e) | 0;
-    h5 = (h5 + f) | 0;
-    h6 = (h6 + g) | 0;
-    h7 = (h7 + h) | 0;
-  }
-  const out = new Uint8Array(32);
-  const o = new DataView(out.buffer);
-  [h0, h1, h2, h3, h4, h5, h6, h7].forEach((v, i) => o.setUint32(i * 4, v));
-  return out;
-}

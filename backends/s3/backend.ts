@@ -16,14 +16,17 @@ import {
 import { eachLimited } from "../../core/concurrency.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { parseOptions } from "../../core/options.ts";
+import type { ReadRange } from "../../core/streams.ts";
 import type { ParsedUrl } from "../../core/url.ts";
 import { S3Deleter } from "./deleter.ts";
 import { errorCode } from "./error.ts";
 import { listFolder } from "./lister.ts";
 import { S3_OPTIONS, type S3Options, type S3Settings } from "./options.ts";
-import { getObject, headSize } from "./reader.ts";
+import { getObject, headSize, openRange } from "./reader.ts";
+import { RecentUploads } from "./recent.ts";
+import { openUpload } from "./stream_writer.ts";
 import { S3Transport } from "./transport.ts";
-import { putObject } from "./writer.ts";
+import { putFile } from "./writer.ts";
 
 /** S3's longest key, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 1024;
@@ -52,6 +55,7 @@ export class S3Backend extends Backend {
   readonly #settings: S3Settings;
   readonly #t: S3Transport;
   readonly #deleter: S3Deleter;
+  readonly #recent = new RecentUploads();
 
   /** Parse the URL and options (unknown keys are refused with code 23); no network I/O. */
   constructor(url: ParsedUrl, options: S3Options & BackendOptions = {}) {
@@ -60,9 +64,7 @@ export class S3Backend extends Backend {
     if (settings.sseKmsKeyId !== undefined && !settings.sse?.startsWith("aws:kms")) {
       throw new BackendError(
         `Invalid option "sseKmsKeyId" for ${url.scheme}://: it needs sse=aws:kms`,
-        {
-          code: ErrorCode.user_error,
-        },
+        { code: ErrorCode.user_error },
       );
     }
     this.#settings = settings;
@@ -88,10 +90,38 @@ export class S3Backend extends Backend {
     await getObject(this.#t, this.#settings, name, localPath, ctx);
   }
 
-  /** One streamed PutObject up to `partSize`, else a multipart upload. */
+  /** One PutObject up to `partSize`, else a multipart upload; the confirmed size is kept for `_query`. */
   override async _put(localPath: string, name: string, ctx?: OperationContext): Promise<void> {
     const size = ctx?.size ?? (await Deno.stat(localPath)).size;
-    await putObject(this.#t, this.#settings, localPath, name, size, ctx);
+    this.#recent.forget(name);
+    await putFile(this.#t, this.#settings, localPath, name, size, ctx);
+    this.#recent.record(name, size);
+  }
+
+  /** A ranged GetObject, as a stream (a missing name is 52; past the end, nothing). */
+  override async _openRead(
+    name: string,
+    range: ReadRange,
+    ctx?: OperationContext,
+  ): Promise<ReadableStream<Uint8Array>> {
+    return await openRange(this.#t, name, range, ctx);
+  }
+
+  /** Parts of `partSize` from the stream: one PutObject when it fits one, else multipart. */
+  override async _openWrite(
+    name: string,
+    options: { size?: number },
+    ctx?: OperationContext,
+  ): Promise<WritableStream<Uint8Array>> {
+    this.#recent.forget(name);
+    return await openUpload(
+      this.#t,
+      this.#settings,
+      name,
+      options.size,
+      ctx,
+      (size) => this.#recent.record(name, size),
+    );
   }
 
   /** Every page of ListObjectsV2 under the prefix: its direct children only. */
@@ -101,44 +131,47 @@ export class S3Backend extends Backend {
 
   /** One DeleteObject (idempotent: a missing key is fine). */
   override async _delete(name: string, ctx?: OperationContext): Promise<void> {
+    this.#recent.forget(name);
     await this.#deleter.deleteOne(name, ctx);
   }
 
   /** DeleteObjects in batches of 1000; per-key failures are reported, missing keys are fine. */
   override async _deleteList(names: string[], ctx?: OperationContext): Promise<void> {
+    for (const name of names) this.#recent.forget(name);
     await this.#deleter.deleteMany(names, ctx);
   }
 
-  /** HeadObject: the size, or -1 when there is no such object. */
+  /** The size this store just wrote (see recent.ts), else HeadObject; -1 when missing. */
   override async _query(name: string, ctx?: OperationContext): Promise<QueryResult> {
-    return await headSize(this.#t, name, ctx);
+    const size = this.#recent.take(name);
+    return size !== undefined ? { size } : await headSize(this.#t, name, ctx);
   }
 
-  /** HeadObject for each name asked, `queryConcurrency` at a time. */
+  /** {@linkcode _query} for each name asked, `queryConcurrency` HeadObjects at a time. */
   override async _queryList(
     names: string[],
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
     const out: Record<string, QueryResult> = Object.create(null);
     await eachLimited(names, this.#settings.queryConcurrency, async (name) => {
-      out[name] = await headSize(this.#t, name, ctx);
+      out[name] = await this._query(name, ctx);
       ctx?.progress();
     });
     return out;
   }
 
-  /** Drop the connections (and the clients): the next attempt starts afresh. */
+  /** Drop the connections: the next attempt starts afresh. */
   override _retryCleanup(): Promise<void> {
     this.#t.reset();
     return Promise.resolve();
   }
 
-  /** The code for an SDK or network error that reached the wrapper unconverted. */
+  /** The code for an error that reached the wrapper unconverted. */
   override _errorCode(_operation: string, err: unknown): ErrorCode | undefined {
     return errorCode(err);
   }
 
-  /** Release the clients and their connections (the same as a reset between attempts). */
+  /** Release the connections (the same as a reset between attempts). */
   override _close(): Promise<void> {
     return this._retryCleanup();
   }

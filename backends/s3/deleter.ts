@@ -2,16 +2,19 @@
  * Deletes: DeleteObject for one name, DeleteObjects in batches of 1000 for
  * many (per-key failures reported, missing keys fine), falling back to
  * single deletes for good when the store answers NotImplemented (as older
- * Google Cloud Storage does).
+ * Google Cloud Storage does). DeleteObjects always carries a Content-MD5:
+ * S3 requires a body checksum there, and older S3-compatible stores (Ceph)
+ * accept no other.
  *
  * @module
  */
 
-import { DeleteObjectCommand, DeleteObjectsCommand, type S3Client } from "@aws-sdk/client-s3";
 import type { OperationContext } from "../../core/backend.ts";
 import { eachLimited } from "../../core/concurrency.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
+import { xmlText } from "../../core/xml.ts";
 import { isNotImplemented } from "./error.ts";
+import { escapeXml, md5Of } from "./multipart.ts";
 import type { S3Transport } from "./transport.ts";
 
 /** Keys per DeleteObjects request (S3's limit). */
@@ -32,12 +35,13 @@ export class S3Deleter {
 
   /** One DeleteObject (idempotent: a missing key is fine). */
   async deleteOne(name: string, ctx?: OperationContext): Promise<void> {
-    await this.#deleteOne(await this.#t.reader(ctx), name, ctx);
+    await this.#t.ready(ctx);
+    await this.#deleteOne(name, ctx);
   }
 
   /** Delete many names: DeleteObjects in batches, the rest one by one. */
   async deleteMany(names: string[], ctx?: OperationContext): Promise<void> {
-    const client = await this.#t.writer(ctx);
+    await this.#t.ready(ctx);
     // One name is one DeleteObject; so are names with leading or trailing white space, which
     // some S3-compatible servers (s3rver among them) trim from a DeleteObjects XML body.
     const alone = names.length === 1 ? [...names] : names.filter((n) => n.trim() !== n);
@@ -46,7 +50,7 @@ export class S3Deleter {
       const batch = bulk.slice(i, i + DELETE_BATCH);
       if (this.#bulk) {
         try {
-          await this.#deleteBatch(client, batch, ctx);
+          await this.#deleteBatch(batch, ctx);
           continue;
         } catch (err) {
           if (!isNotImplemented(err)) throw err;
@@ -55,33 +59,33 @@ export class S3Deleter {
       }
       alone.push(...batch);
     }
-    const reader = await this.#t.reader(ctx);
     await eachLimited(alone, this.#concurrency, async (name) => {
-      await this.#deleteOne(reader, name, ctx);
+      await this.#deleteOne(name, ctx);
       ctx?.progress();
     });
   }
 
-  async #deleteOne(client: S3Client, name: string, ctx?: OperationContext): Promise<void> {
-    const t = this.#t;
-    await t.send(
-      (o) => client.send(new DeleteObjectCommand({ Bucket: t.bucket, Key: t.key(name) }), o),
-      ctx,
-    );
+  async #deleteOne(name: string, ctx?: OperationContext): Promise<void> {
+    await this.#t.request({ method: "DELETE", key: this.#t.key(name) }, ctx, [404]);
   }
 
-  async #deleteBatch(client: S3Client, batch: string[], ctx?: OperationContext): Promise<void> {
+  async #deleteBatch(batch: string[], ctx?: OperationContext): Promise<void> {
     const t = this.#t;
-    const out = await t.send((o) =>
-      client.send(
-        new DeleteObjectsCommand({
-          Bucket: t.bucket,
-          Delete: { Objects: batch.map((name) => ({ Key: t.key(name) })), Quiet: true },
-        }),
-        o,
-      ), ctx);
+    let xml = '<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Quiet>true</Quiet>';
+    for (const name of batch) xml += `<Object><Key>${escapeXml(t.key(name))}</Key></Object>`;
+    const body = new TextEncoder().encode(`${xml}</Delete>`);
+    const answer = await t.request({
+      method: "POST",
+      query: [["delete", ""]],
+      headers: {
+        "content-type": "application/xml",
+        "content-md5": await md5Of(body),
+      },
+      body,
+    }, ctx);
     ctx?.progress();
-    const errors = (out.Errors ?? []).filter((e) => e.Code !== "NoSuchKey");
+    const errors = parseErrors(new TextDecoder().decode(answer.body))
+      .filter((e) => e.Code !== "NoSuchKey");
     if (errors.length === 0) return;
     const shown = errors.slice(0, 3).map((e) =>
       `"${(e.Key ?? "?").slice(t.prefix.length)}" (${e.Code ?? "error"}${
@@ -95,4 +99,31 @@ export class S3Deleter {
       { code: denied ? ErrorCode.backend_permission_denied : ErrorCode.backend_error },
     );
   }
+}
+
+/** One failed key of a DeleteObjects answer. */
+interface DeleteError {
+  Key?: string;
+  Code?: string;
+  Message?: string;
+}
+
+/** The `<Error>` elements of a DeleteObjects answer. */
+function parseErrors(xml: string): DeleteError[] {
+  const out: DeleteError[] = [];
+  for (const m of xml.matchAll(/<Error>([\s\S]*?)<\/Error>/g)) {
+    const field = (name: string) => {
+      const f = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(m[1]!);
+      return f ? xmlText(f[1]!, { lenient: true }) : undefined;
+    };
+    const e: DeleteError = {};
+    const key = field("Key");
+    const code = field("Code");
+    const message = field("Message");
+    if (key !== undefined) e.Key = key;
+    if (code !== undefined) e.Code = code;
+    if (message !== undefined) e.Message = message;
+    out.push(e);
+  }
+  return out;
 }

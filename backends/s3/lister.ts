@@ -1,14 +1,11 @@
 /**
  * Listings: every page of ListObjectsV2 under the prefix, the direct
- * children only. The SDK signs and sends each request; the answer is parsed
- * here (Key, IsTruncated, NextContinuationToken, with XML entities and
- * character references decoded by core/xml.ts) rather than by the SDK's
- * generic XML parser, which took most of the client's time per page.
+ * children only, parsed here (Key, IsTruncated, NextContinuationToken, with
+ * XML entities and character references decoded by core/xml.ts).
  *
  * @module
  */
 
-import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { xmlText } from "../../core/xml.ts";
@@ -25,31 +22,32 @@ interface ListPage {
 }
 
 /**
- * The names directly under the prefix. Before the bucket was checked, the
- * first page doubles as the check: only when it fails with not-found does
- * the HeadBucket check run (for its clear error, or to create the bucket),
- * and the listing is tried again.
+ * The names directly under the prefix; a prefix that holds nothing lists
+ * empty. Before the bucket was checked, the first page doubles as the
+ * check: only when it fails with not-found does the HeadBucket check run
+ * (for its clear error, or to create the bucket), and the listing is tried
+ * again.
  */
 export async function listFolder(
   t: S3Transport,
   pageSize: number,
   ctx?: OperationContext,
 ): Promise<string[]> {
-  if (t.bucketChecked) return listAll(t, await t.reader(ctx), pageSize, ctx);
+  if (t.bucketChecked) return await listAll(t, pageSize, ctx);
   try {
-    const names = await listAll(t, t.fetchClient(), pageSize, ctx);
+    const names = await listAll(t, pageSize, ctx);
     t.markBucketChecked();
     return names;
   } catch (err) {
     if (!(err instanceof BackendError && err.code === ErrorCode.backend_not_found)) throw err;
-    return listAll(t, await t.reader(ctx), pageSize, ctx);
+    await t.ready(ctx);
+    return await listAll(t, pageSize, ctx);
   }
 }
 
-/** Every page of ListObjectsV2 under the prefix, through `client`. */
+/** Every page of ListObjectsV2 under the prefix. */
 async function listAll(
   t: S3Transport,
-  client: S3Client,
   pageSize: number,
   ctx?: OperationContext,
 ): Promise<string[]> {
@@ -57,36 +55,18 @@ async function listAll(
   const prefix = t.prefix;
   let token: string | undefined;
   const seen = new Set<string>();
+  const decoder = new TextDecoder();
   // Bounded by the store's pagination; a repeated token would loop forever, so it is an error.
   while (true) {
-    const command = new ListObjectsV2Command({
-      Bucket: t.bucket,
-      Prefix: prefix,
-      Delimiter: "/",
-      MaxKeys: pageSize,
-      ...(token ? { ContinuationToken: token } : {}),
-    });
-    let page: ListPage | undefined;
-    // Innermost: sees the raw answer before the SDK's deserializer. A 2xx body is parsed
-    // here and replaced by an empty one; error answers go on to the SDK untouched.
-    command.middlewareStack.add(
-      (next) => async (args) => {
-        const out = await next(args);
-        const res = out.response as { statusCode?: number; body?: unknown };
-        if (res.statusCode !== undefined && res.statusCode >= 200 && res.statusCode < 300) {
-          page = parseListPage(await new Response(res.body as BodyInit).text());
-          res.body = new Uint8Array(0);
-        }
-        return out;
-      },
-      { step: "deserialize", priority: "low", name: "stowageListPage" },
-    );
-    await t.send((o) => client.send(command, o), ctx);
-    if (!page) {
-      throw new BackendError("the store's listing answer was not parsed", {
-        code: ErrorCode.backend_code_error,
-      });
-    }
+    const query: [string, string][] = [
+      ["list-type", "2"],
+      ["prefix", prefix],
+      ["delimiter", "/"],
+      ["max-keys", String(pageSize)],
+    ];
+    if (token) query.push(["continuation-token", token]);
+    const answer = await t.request({ method: "GET", query }, ctx);
+    const page = parseListPage(decoder.decode(answer.body));
     ctx?.progress();
     for (const key of page.keys) {
       if (!key.startsWith(prefix)) continue;

@@ -12,44 +12,51 @@
  * - `options.ts`: the options, declared once; an unknown key (say
  *   `endpont`) is refused with code 23 before any request, so a typo never
  *   sends the credentials to AWS itself.
- * - `transport.ts`: credentials from the AWS SDK's standard chain
- *   (environment, `~/.aws/credentials` and `~/.aws/config` profiles,
- *   `AWS_PROFILE`, SSO, web identity, container and instance metadata) — or,
- *   for `gs://`, from `GS_ACCESS_KEY_ID`/`GS_SECRET_ACCESS_KEY` as in
- *   duplicity. The SDK's own retries are off (`maxAttempts: 1`): stowage's
- *   wrapper retries, with backoff that honours the server's `Retry-After`.
- *   Checksums are computed only where S3 requires them (`WHEN_REQUIRED`):
- *   the newer default frames streamed bodies as `aws-chunked`, which several
- *   S3-compatible servers store verbatim. On first use the bucket is checked
- *   with HeadBucket (a listing's first page serves as the check): a missing
- *   bucket is a clear not-found error (code 52), never created silently
- *   unless `createBucket` is set.
- * - `handlers.ts`: requests without a file body go through the runtime's
- *   `fetch`; a put or part is sent by core/http1.ts over `Deno.connect` (TLS
- *   verified as for `fetch`), reading the file into one reused buffer and
- *   writing it to the socket with backpressure: `fetch` sends a stream body
- *   chunked, which S3 refuses, and the SDK's node:http handler left every
- *   chunk to the garbage collector (peak RSS 156–173 MiB against about
- *   90 MiB now, the same at 256 MiB and 1 GiB).
- * - `writer.ts`: files up to `partSize` go up in one streamed PutObject;
- *   larger files as a multipart upload whose parts stream from the file by
- *   byte range, `concurrency` at a time. A failed or cancelled multipart
- *   upload is aborted on the server; S3 puts are atomic, so nothing partial
- *   is ever visible. Small puts and every part carry a `Content-MD5`
- *   (option `contentMd5`), so the server rejects a body that changed.
+ * - `credentials.ts`: keys from the options (for `gs://`, from
+ *   `GS_ACCESS_KEY_ID`/`GS_SECRET_ACCESS_KEY` as in duplicity), else
+ *   `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else the AWS SDK's standard
+ *   chain (`~/.aws/credentials` and `~/.aws/config` profiles, `AWS_PROFILE`,
+ *   SSO, web identity, container and instance metadata), loaded only then.
+ *   The SDK is used for nothing else.
+ * - `transport.ts` (with `http.ts`): every request is signed by
+ *   core/sigv4.ts and sent by the runtime's `fetch`, or, for an object or
+ *   part body, by core/http1.ts, which streams a file range (or sends
+ *   bytes) with a real `Content-Length` through one reused buffer. No
+ *   `aws-chunked` framing, which several S3-compatible servers store
+ *   verbatim. On first use the bucket is checked with HeadBucket (a
+ *   listing's first page serves as the check): a missing bucket is a clear
+ *   not-found error (code 52), never created silently unless `createBucket`
+ *   is set. A bucket in another region (AWS) and a skewed clock
+ *   (`RequestTimeTooSkewed`) are corrected once, here. Every wait follows
+ *   the attempt's signal, so `--timeout` bounds it.
+ * - `writer.ts`, `multipart.ts`: a put up to `partSize` is one PutObject (a
+ *   small file read whole and sent from memory); a larger file a multipart
+ *   upload whose parts stream from the file by byte range, `concurrency` at
+ *   a time. A failed or cancelled multipart upload is aborted on the server
+ *   before the put returns; S3 puts are atomic, so nothing partial is ever
+ *   visible. Every body carries a `Content-MD5` (option `contentMd5`), so
+ *   the server rejects a body that changed.
+ * - `stream_writer.ts`: `write()` from a stream gathers parts of `partSize`:
+ *   one PutObject when the stream fits a part, else a multipart upload with
+ *   at most two parts in flight while the next fills (memory: three parts).
+ * - `recent.ts`: the size an upload's answer confirmed answers the size
+ *   check right after it (`validate`), instead of a HeadObject.
  * - `reader.ts`: gets stream to the file; an object larger than `partSize`
  *   comes as byte ranges, `concurrency` at once, all pinned to one ETag
  *   (If-Match) so a replaced object can never be mixed from two versions.
- * - `lister.ts`: listings are parsed by stowage (Key, IsTruncated,
+ *   `read()` is a ranged GetObject.
+ * - `lister.ts`: listings parsed by stowage (Key, IsTruncated,
  *   NextContinuationToken, with XML entities and character references
- *   decoded), not by the SDK's generic XML parser.
+ *   decoded). A prefix that holds nothing lists empty.
+ * - `deleter.ts`: DeleteObject, or DeleteObjects in batches of 1000.
  * - `error.ts`: S3 error names and HTTP statuses to codes. TLS certificates
  *   are always verified, against Deno's trust store (code 60 when not
- *   trusted); for a store with a private CA, give Deno the CA
- *   (`DENO_CERT=/path/ca.pem`, or `DENO_TLS_CA_STORE=system`).
- *   `AWS_CA_BUNDLE` is not read. Archived objects (GLACIER, DEEP_ARCHIVE)
- *   must be restored before a get; until then a get fails with
- *   InvalidObjectState (code 51, not retried).
+ *   trusted, or when the server does not speak TLS); for a store with a
+ *   private CA, give Deno the CA (`DENO_CERT=/path/ca.pem`, or
+ *   `DENO_TLS_CA_STORE=system`). `AWS_CA_BUNDLE` is not read. Archived
+ *   objects (GLACIER, DEEP_ARCHIVE) must be restored before a get; until
+ *   then a get fails with InvalidObjectState (code 51, not retried). A name
+ *   the store finds too long (KeyTooLongError) is code 59.
  *
  * @example
  * ```ts ignore

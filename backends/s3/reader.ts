@@ -1,24 +1,23 @@
 /**
- * Reads: gets stream to the file through `fetch` — an object larger than
- * `partSize` as byte ranges, `concurrency` at once, all pinned to the first
- * answer's ETag (If-Match) so a replaced object can never be mixed from two
- * versions (core/ranged_get.ts) — and HeadObject for sizes.
+ * Reads: gets stream to the file — an object larger than `partSize` as byte
+ * ranges written at their offsets, all pinned to the first answer's ETag
+ * (If-Match) so a replaced object can never be mixed from two versions
+ * (core/ranged_get.ts) — ranged reads as streams (`_openRead`), and
+ * HeadObject for sizes.
  *
  * @module
  */
 
-import { GetObjectCommand, HeadObjectCommand } from "@aws-sdk/client-s3";
 import type { OperationContext, QueryResult } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { rangedDownload } from "../../core/ranged_get.ts";
+import type { ReadRange } from "../../core/streams.ts";
 import { statusOf } from "./error.ts";
 import type { S3Settings } from "./options.ts";
 import type { S3Transport } from "./transport.ts";
 
-/** An SDK response body. */
-interface SdkBody {
-  transformToWebStream(): ReadableStream<Uint8Array>;
-}
+/** The settings gets read. */
+export type ReaderSettings = Pick<S3Settings, "partSize" | "concurrency">;
 
 /**
  * Download `name` to `localPath`. The first request asks for the first
@@ -28,49 +27,43 @@ interface SdkBody {
  */
 export async function getObject(
   t: S3Transport,
-  settings: Pick<S3Settings, "partSize" | "concurrency">,
+  settings: ReaderSettings,
   name: string,
   localPath: string,
   ctx?: OperationContext,
 ): Promise<void> {
-  const client = await t.reader(ctx);
+  await t.ready(ctx);
   const key = t.key(name);
-  const get = (range?: string, etag?: string, signal?: AbortSignal) =>
-    t.send(
-      (o) =>
-        client.send(
-          new GetObjectCommand({
-            Bucket: t.bucket,
-            Key: key,
-            ...(range ? { Range: range } : {}),
-            ...(etag ? { IfMatch: etag } : {}),
-          }),
-          o,
-        ),
-      ctx,
-      signal,
-    );
-  let first;
+  const get = (range: string | undefined, etag?: string, signal?: AbortSignal) =>
+    t.open({
+      method: "GET",
+      key,
+      headers: { ...(range ? { range } : {}), ...(etag ? { "if-match": etag } : {}) },
+      ...(signal ? { signal } : {}),
+    }, ctx);
+  let first: Response;
   try {
     first = await get(`bytes=0-${settings.partSize - 1}`);
   } catch (err) {
     if (statusOf(err) !== 416) throw err;
-    first = await get();
+    first = await get(undefined);
   }
-  const size = totalSize(first.ContentRange) ?? first.ContentLength ?? 0;
+  const length = Number(first.headers.get("content-length") ?? NaN);
+  const size = totalSize(first.headers.get("content-range")) ?? length;
   // "bytes 0-0/0" (s3rver's answer for an empty object) promises a byte it cannot send.
-  const firstLength = size === 0 ? 0 : first.ContentLength ?? 0;
-  const etag = first.ETag;
+  const firstLength = size === 0 ? 0 : length;
+  const etag = first.headers.get("etag") ?? undefined;
   try {
     await rangedDownload({
       localPath,
       size,
-      first: { body: streamOf(first.Body), length: firstLength },
+      first: { body: first.body, length: firstLength },
       partSize: settings.partSize,
       concurrency: settings.concurrency,
+      pipe: true, // fetch answers: Deno pipes them into the file without JavaScript
       fetchRange: async (offset, length, signal) => {
         const part = await get(`bytes=${offset}-${offset + length - 1}`, etag, signal);
-        return streamOf(part.Body);
+        return part.body;
       },
       ...(ctx ? { ctx } : {}),
     });
@@ -79,34 +72,94 @@ export async function getObject(
   }
 }
 
+/**
+ * The bytes `range` of `name` as a stream, once the store answered: a
+ * missing name is code 52; a range past the end is an empty stream.
+ */
+export async function openRange(
+  t: S3Transport,
+  name: string,
+  range: ReadRange,
+  ctx?: OperationContext,
+): Promise<ReadableStream<Uint8Array>> {
+  await t.ready(ctx);
+  const { offset, length } = range;
+  if (length === 0) {
+    const { size } = await headSize(t, name, ctx);
+    if (size === -1) {
+      throw new BackendError(`"${name}" does not exist`, { code: ErrorCode.backend_not_found });
+    }
+    return emptyStream();
+  }
+  const last = length === undefined ? "" : String(offset + length - 1);
+  // 416: the object exists, the range starts at or past its end (or it is empty).
+  const res = await t.open(
+    { method: "GET", key: t.key(name), headers: { range: `bytes=${offset}-${last}` } },
+    ctx,
+    [416],
+  );
+  if (res.status === 416 || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    return emptyStream();
+  }
+  // A server that ignores Range answers 200 with the whole object: skip to the range.
+  const skip = res.status === 200 ? offset : 0;
+  if (skip === 0 && (length === undefined || res.status === 206)) return res.body;
+  return sliceStream(res.body, skip, length);
+}
+
 /** HeadObject: the size, or -1 when there is no such object. */
 export async function headSize(
   t: S3Transport,
   name: string,
   ctx?: OperationContext,
 ): Promise<QueryResult> {
-  const client = await t.reader(ctx);
-  try {
-    const head = await t.send(
-      (o) => client.send(new HeadObjectCommand({ Bucket: t.bucket, Key: t.key(name) }), o),
-      ctx,
-    );
-    return { size: head.ContentLength ?? null };
-  } catch (err) {
-    if (err instanceof BackendError && err.code === ErrorCode.backend_not_found) {
-      return { size: -1 };
-    }
-    throw err;
-  }
-}
-
-/** The web stream of an SDK body, `null` when the answer has none. */
-function streamOf(body: SdkBody | undefined): ReadableStream<Uint8Array> | null {
-  return body ? body.transformToWebStream() : null;
+  await t.ready(ctx);
+  const head = await t.request({ method: "HEAD", key: t.key(name) }, ctx, [404]);
+  if (head.status === 404) return { size: -1 };
+  const size = Number(head.headers["content-length"]);
+  return { size: Number.isSafeInteger(size) && size >= 0 ? size : null };
 }
 
 /** The total size from a `Content-Range: bytes 0-99/1234` header. */
-function totalSize(contentRange: string | undefined): number | undefined {
+function totalSize(contentRange: string | null): number | undefined {
   const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
   return m ? Number(m[1]) : undefined;
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+}
+
+/** The bytes of `body` from `skip`, at most `length` of them; the rest is not read. */
+function sliceStream(
+  body: ReadableStream<Uint8Array>,
+  skip: number,
+  length: number | undefined,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let toSkip = skip;
+  let left = length ?? Infinity;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (true) {
+        if (left <= 0) {
+          await reader.cancel().catch(() => {});
+          return controller.close();
+        }
+        const r = await reader.read();
+        if (r.done) return controller.close();
+        let chunk = r.value;
+        if (toSkip >= chunk.byteLength) {
+          toSkip -= chunk.byteLength;
+          continue;
+        }
+        chunk = chunk.subarray(toSkip, toSkip + Math.min(left, chunk.byteLength - toSkip));
+        toSkip = 0;
+        left -= chunk.byteLength;
+        return controller.enqueue(chunk);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }
