@@ -52,8 +52,8 @@ const SIZES = [1, 4_000, 150_000, 700_000, 2_500_000];
  */
 function plan(within: number, cutOnly = false): FaultPlan {
   return cutOnly
-    ? { cut: 1, within, seed: 11, maxFaults: 6 }
-    : { cut: 0.7, stall: 0.15, drip: 0.15, within, seed: 11, maxFaults: 8 };
+    ? { sequence: ["cut", "cut", "cut", "cut", "cut", "cut"], within, seed: 11 }
+    : { sequence: ["cut", "drip", "cut", "stall", "cut", "cut", "drip", "cut"], within, seed: 11 };
 }
 
 interface Tally {

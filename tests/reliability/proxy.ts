@@ -23,6 +23,8 @@ export interface FaultPlan {
   seed?: number;
   /** Only the first N connections can fault (later ones pass); default unlimited. */
   maxFaults?: number;
+  /** The faults of the first connections, in order (instead of the shares above); then they pass. */
+  sequence?: readonly Fault[];
 }
 
 /** Counters, for the assertions and the closing note. */
@@ -62,7 +64,9 @@ export function startFaultProxy(targetPort: number, plan: FaultPlan = {}): Fault
   const tasks = new Set<Promise<void>>();
   let faults = 0;
 
+  let next = 0;
   const choose = (): Fault => {
+    if (current.sequence) return current.sequence[next++] ?? "pass";
     if (current.maxFaults !== undefined && faults >= current.maxFaults) return "pass";
     const r = random();
     const cut = current.cut ?? 0;
@@ -160,6 +164,7 @@ export function startFaultProxy(targetPort: number, plan: FaultPlan = {}): Fault
       current = p;
       random = rng(p.seed ?? 1);
       faults = 0;
+      next = 0;
     },
     async close() {
       listener.close();
