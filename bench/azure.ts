@@ -2,7 +2,10 @@
  * azure:// against rclone's azureblob backend, both talking to the same
  * Azurite on 127.0.0.1: put and get of a large file (default 256 MiB), each in
  * a fresh process, with ratios; stowage's peak RSS at that size and at 1 GiB
- * (flat when they match); and a listing of 10,000 blobs against `rclone lsf`.
+ * (flat when they match); a listing of 10,000 blobs against `rclone lsf`;
+ * and 1,000 files of 4 KiB put one at a time, each validated (stowage's
+ * per-file cost: one Put Blob, the size check answered by it) against
+ * `rclone copy --transfers 1`.
  *
  * Usage: deno run -A bench/azure.ts [sizeMiB=256] [rounds=3] [bigMiB=1024]
  *
@@ -24,6 +27,7 @@ import {
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
 import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+import { runChild } from "./azure_ranges.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from "../tests/servers/azurite.ts";
 import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
@@ -31,6 +35,7 @@ const sizeMiB = Number(Deno.args[0] ?? 256);
 const rounds = Number(Deno.args[1] ?? 3);
 const bigMiB = Number(Deno.args[2] ?? 1024);
 const LIST_COUNT = 10_000;
+const SMALL_COUNT = 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const shm = await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false);
@@ -203,6 +208,50 @@ try {
   ], { env: ourEnv });
   console.log(
     `ls ${LIST_COUNT} blobs as a whole stowage process (start included): ${whole.toFixed(2)} s`,
+  );
+
+  // 1,000 small files, one put at a time (each validated, as the CLI does).
+  const smallDir = join(dir, "small");
+  await Deno.mkdir(smallDir);
+  for (let i = 0; i < SMALL_COUNT; i++) {
+    const name = `duplicity-full.vol${String(i).padStart(4, "0")}.difftar.gpg`;
+    await Deno.writeFile(join(smallDir, name), crypto.getRandomValues(new Uint8Array(4096)));
+  }
+  const smallEnv = await rcloneEnv("bench-small");
+  const ourSmall: number[] = [];
+  const ourSmallWhole: number[] = [];
+  const rcSmall: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t0 = performance.now();
+    const r = await runChild(["puts", `azure://bench-small/ours${i}`, smallDir], ourEnv);
+    ourSmallWhole.push((performance.now() - t0) / 1000);
+    ourSmall.push(r.seconds!);
+    if (r.count !== SMALL_COUNT) throw new Error(`stowage put ${r.count} files`);
+    rcSmall.push(
+      await timeCommand("rclone", [
+        "copy",
+        smallDir,
+        `a:bench-small/rclone${i}`,
+        "--transfers",
+        "1",
+        "--checkers",
+        "1",
+        ...rcloneArgs,
+      ], { env: smallEnv }),
+    );
+  }
+  console.log(
+    ratioLine(
+      `${SMALL_COUNT} x 4 KiB sequential puts (median of ${rounds})`,
+      median(ourSmall),
+      "rclone copy --transfers 1",
+      median(rcSmall),
+    ),
+  );
+  console.log(
+    `${SMALL_COUNT} x 4 KiB puts as a whole stowage process (start included): ${
+      median(ourSmallWhole).toFixed(2)
+    } s; ${(median(ourSmall) * 1000 / SMALL_COUNT).toFixed(2)} ms per file in the process`,
   );
 } finally {
   await az.stop();

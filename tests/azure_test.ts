@@ -297,9 +297,32 @@ Deno.test({
       assert.deepEqual(listed.sort(), names);
       assert.ok(pages >= 3, `listed in ${pages} pages, expected at least 3`);
       assert.deepEqual(await deeper.list(), ["nested"]);
-      // A container that does not exist lists as empty.
-      await using missing = await getBackend("azure://no-such-container", opts);
-      assert.deepEqual(await missing.list(), []);
+      // A folder that holds nothing lists as empty.
+      await using empty = await getBackend("azure://pages/nothing-here", opts);
+      assert.deepEqual(await empty.list(), []);
+    });
+  },
+});
+
+Deno.test({
+  name: "a container that does not exist lists as code 52 naming it; the first put creates it",
+  ignore: !available,
+  async fn() {
+    await withAzurite(async (az, tmp) => {
+      const opts = fast({ connectionString: az.connectionString, maxAttempts: 5 });
+      await using missing = await getBackend("azure://no-such-container/dir", opts);
+      const err = await rejects(missing.list());
+      assert.equal(err.code, ErrorCode.backend_not_found, err.message);
+      assert.equal(err.attempts ?? 1, 1);
+      assert.match(err.message, /container "no-such-container" does not exist/);
+      const src = join(tmp, "f");
+      await Deno.writeTextFile(src, "x");
+      await missing.put(src, "first");
+      assert.deepEqual(await missing.list(), ["first"]);
+      // A streamed write creates it too.
+      await using other = await getBackend("azure://another-new-one", opts);
+      await other.write("streamed", "hello");
+      assert.equal(await other.readText("streamed"), "hello");
     });
   },
 });
@@ -558,6 +581,7 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az) => {
+      await sdk(az).getContainerClient("retry-after").create();
       const proxy = faultProxy(az.port);
       const src = await Deno.makeTempFile();
       try {
@@ -568,32 +592,31 @@ Deno.test({
           endpoint: `http://127.0.0.1:${proxy.port}/${AZURITE_ACCOUNT}`,
           maxAttempts: 3,
           minTimeout: 10,
+          staleAfter: 0,
           sleep: (ms: number) => {
             delays.push(ms);
             return Promise.resolve();
           },
         });
+        const waited = (n: number) => {
+          assert.equal(proxy.faults(), n);
+          assert.equal(delays.length, n);
+          assert.ok(delays[n - 1]! >= 2000, `waited ${delays[n - 1]} ms`);
+        };
         assert.deepEqual(await store.list(), []); // fetch
-        assert.equal(proxy.faults(), 1);
-        assert.equal(delays.length, 1);
-        assert.ok(delays[0]! >= 2000, `waited ${delays[0]} ms`);
-        // The SDK's requests (node:http) too: the put's first request gets the 503.
+        waited(1);
+        // The upload client (HTTP/1.1 on Deno sockets): its first request opens a connection.
         proxy.arm();
         await Deno.writeTextFile(src, "x");
         await store.put(src, "f");
-        assert.equal(proxy.faults(), 2);
-        assert.equal(delays.length, 2);
-        assert.ok(delays[1]! >= 2000, `waited ${delays[1]} ms`);
-        // The upload client (HTTP/1.1 on Deno sockets) too: with the container
-        // made and the idle connections dropped, the Put Blob gets the 503.
+        waited(2);
+        await store.put(src, "g");
+        // The SDK's Blob Batch request (node:http), on a fresh connection.
         await store.backend._retryCleanup?.();
         proxy.arm();
-        await Deno.writeTextFile(src, "y");
-        await store.put(src, "g");
-        assert.equal(proxy.faults(), 3);
-        assert.equal(delays.length, 3);
-        assert.ok(delays[2]! >= 2000, `waited ${delays[2]} ms`);
-        assert.deepEqual((await store.list()).sort(), ["f", "g"]);
+        await store.delete(["f", "g"]);
+        waited(3);
+        assert.deepEqual(await store.list(), []);
         await store.close();
       } finally {
         await proxy.close();
@@ -651,8 +674,9 @@ Deno.test({
       const calls = [
         () => store.list(), // fetch
         () => store.get("f", join(dir, "f")), // fetch
-        () => store.put(join(dir, "src"), "f"), // the SDK over node:https
-        () => store.queryInfo("f"), // the SDK over node:https
+        () => store.put(join(dir, "src"), "f"), // the HTTP/1.1 upload client
+        () => store.queryInfo("f"), // fetch (HEAD)
+        () => store.delete(["f", "g"]), // the SDK over node:https (Blob Batch)
       ];
       for (const call of calls) {
         const err = await rejects(call());

@@ -7,32 +7,30 @@
  * `AZURE_STORAGE_KEY` (or duplicity's `AZURE_ACCOUNT_NAME` +
  * `AZURE_ACCOUNT_KEY`); a SAS token in `AZURE_STORAGE_SAS_TOKEN` (or
  * duplicity's `AZURE_SHARED_ACCESS_SIGNATURE`) with the account name or
- * `endpoint`. Also the SDK client built from them, and request signing:
- * with an account key, a SAS for one blob or container is signed locally.
- * Keys and tokens never appear in messages.
+ * `endpoint`. A connection string is read here (the SDK's rules:
+ * `UseDevelopmentStorage=true`, `AccountName` + `AccountKey` with
+ * `BlobEndpoint` or `DefaultEndpointsProtocol` + `EndpointSuffix`, or
+ * `SharedAccessSignature` with `BlobEndpoint`), so that no request needs the
+ * SDK. Keys and tokens never appear in messages.
  *
  * @module
  */
 
-import {
-  type BlobClient,
-  BlobSASPermissions,
-  BlobServiceClient,
-  type ContainerClient,
-  ContainerSASPermissions,
-  type StoragePipelineOptions,
-  StorageSharedKeyCredential,
-} from "@azure/storage-blob";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import { scrub } from "./error.ts";
 import type { AzureSettings } from "./options.ts";
 
-/** How long a locally signed SAS is valid (checked only when a request starts). */
-const SAS_LIFETIME_MS = 24 * 3600_000;
+/** Azurite's well-known development account (`UseDevelopmentStorage=true`). */
+const DEV_ACCOUNT = "devstoreaccount1";
+const DEV_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+const DEV_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1";
 
-/** How the client authenticates, resolved from options and environment (no I/O). */
+/**
+ * How the client authenticates, resolved from options and environment (no
+ * I/O): an account key (requests carry a SAS signed locally) or a SAS token;
+ * a connection string becomes one of the two. `endpoint` has no trailing `/`.
+ */
 export type AzureCredentials =
-  | { kind: "connectionString"; connectionString: string; source: string }
   | { kind: "key"; endpoint: string; accountName: string; accountKey: string; source: string }
   | { kind: "sas"; endpoint: string; sasToken: string; source: string };
 
@@ -81,11 +79,7 @@ export function resolveCredentials(settings: CredentialSettings): AzureCredentia
   const envAccount = () => firstEnv("AZURE_STORAGE_ACCOUNT", "AZURE_ACCOUNT_NAME")?.value;
 
   if (settings.connectionString) {
-    return {
-      kind: "connectionString",
-      connectionString: settings.connectionString,
-      source: "the option connectionString",
-    };
+    return fromConnectionString(settings.connectionString, "the option connectionString");
   }
   if (settings.accountKey) {
     const account = accountOpt ?? envAccount();
@@ -110,9 +104,7 @@ export function resolveCredentials(settings: CredentialSettings): AzureCredentia
   }
 
   const envCs = firstEnv("AZURE_CONNECTION_STRING", "AZURE_STORAGE_CONNECTION_STRING");
-  if (envCs) {
-    return { kind: "connectionString", connectionString: envCs.value, source: envCs.source };
-  }
+  if (envCs) return fromConnectionString(envCs.value, envCs.source);
   const account = accountOpt
     ? { value: accountOpt, source: "the option accountName" }
     : firstEnv("AZURE_STORAGE_ACCOUNT", "AZURE_ACCOUNT_NAME");
@@ -141,62 +133,50 @@ export function resolveCredentials(settings: CredentialSettings): AzureCredentia
 }
 
 /**
- * The SDK's service client for the credentials, its own retries off
- * (`maxTries: 1`: stowage's wrapper retries). `agent` is honoured by the
- * pipeline (core-rest-pipeline's agentPolicy) though StoragePipelineOptions
- * does not list it. A malformed connection string or endpoint is code 23.
+ * The credentials a connection string holds, by the SDK's rules (see the
+ * module doc); code 23 naming `source` (never the string) when unusable.
  */
-export function serviceClient(creds: AzureCredentials, agent?: unknown): BlobServiceClient {
-  const opts = { retryOptions: { maxTries: 1 }, ...(agent ? { agent } : {}) } as
-    & StoragePipelineOptions
-    & { agent?: unknown };
-  try {
-    if (creds.kind === "connectionString") {
-      return BlobServiceClient.fromConnectionString(creds.connectionString, opts);
-    }
-    if (creds.kind === "key") {
-      return new BlobServiceClient(
-        creds.endpoint,
-        new StorageSharedKeyCredential(creds.accountName, creds.accountKey),
-        opts,
-      );
-    }
-    return new BlobServiceClient(`${creds.endpoint}?${creds.sasToken}`, undefined, opts);
-  } catch (err) {
-    throw new BackendError(
-      `the Azure credentials from ${creds.source} are not usable (${
-        creds.kind === "connectionString" ? "the connection string is malformed" : "bad endpoint"
-      })`,
-      {
-        code: ErrorCode.user_error,
-        cause: new Error(scrub(err instanceof Error ? err.message : String(err))),
-      },
-    );
-  }
-}
-
-/**
- * A URL for the blob with the `permissions` asked (`r`, or `cw` to write):
- * with an account key, a SAS for this one blob signed locally; with a SAS
- * token, the blob URL that already carries it.
- */
-export async function signedBlobUrl(blob: BlobClient, permissions: string): Promise<string> {
-  if (blob.credential instanceof StorageSharedKeyCredential) {
-    return await blob.generateSasUrl({
-      permissions: BlobSASPermissions.parse(permissions),
-      expiresOn: new Date(Date.now() + SAS_LIFETIME_MS),
+export function fromConnectionString(text: string, source: string): AzureCredentials {
+  const bad = (what: string): never => {
+    throw new BackendError(`the Azure connection string from ${source} is not usable: ${what}`, {
+      code: ErrorCode.user_error,
     });
+  };
+  const dev = /^\s*UseDevelopmentStorage=true/i.test(text);
+  const parts = new Map<string, string>();
+  for (const piece of text.split(";")) {
+    const at = piece.indexOf("=");
+    if (at > 0) parts.set(piece.slice(0, at).trim().toLowerCase(), piece.slice(at + 1).trim());
   }
-  return blob.url;
-}
-
-/** The container URL with a SAS that may list it (signed locally with an account key). */
-export async function signedContainerUrl(container: ContainerClient): Promise<string> {
-  if (container.credential instanceof StorageSharedKeyCredential) {
-    return await container.generateSasUrl({
-      permissions: ContainerSASPermissions.parse("l"),
-      expiresOn: new Date(Date.now() + SAS_LIFETIME_MS),
-    });
+  const get = (k: string) => parts.get(k.toLowerCase()) || undefined;
+  if (dev) {
+    return {
+      kind: "key",
+      endpoint: DEV_ENDPOINT,
+      accountName: DEV_ACCOUNT,
+      accountKey: DEV_KEY,
+      source,
+    };
   }
-  return container.url;
+  const account = get("AccountName");
+  let endpoint = get("BlobEndpoint")?.replace(/\/+$/, "");
+  if (endpoint === undefined && account) {
+    const protocol = (get("DefaultEndpointsProtocol") ?? "https").toLowerCase();
+    if (protocol !== "https" && protocol !== "http") {
+      bad("DefaultEndpointsProtocol must be https or http");
+    }
+    endpoint = `${protocol}://${account}.blob.${get("EndpointSuffix") ?? "core.windows.net"}`;
+  }
+  if (endpoint !== undefined && !/^https?:\/\/[^/]/.test(endpoint)) {
+    bad("BlobEndpoint must be an http:// or https:// URL");
+  }
+  const key = get("AccountKey");
+  if (key) {
+    if (!account) return bad("it has an AccountKey but no AccountName");
+    return { kind: "key", endpoint: endpoint!, accountName: account, accountKey: key, source };
+  }
+  const sas = get("SharedAccessSignature");
+  if (!sas) return bad("it has neither AccountKey nor SharedAccessSignature");
+  if (!endpoint) return bad("a SharedAccessSignature needs BlobEndpoint (or AccountName)");
+  return { kind: "sas", endpoint, sasToken: sas.replace(/^\?/, ""), source };
 }

@@ -1,16 +1,17 @@
 /**
- * Deletes: one blob through the SDK (a missing one is fine); several with
- * one Blob Batch request per 256 names, falling back to parallel single
- * deletes for good when the server refuses batches. A blob with snapshots
- * is deleted only with the option `deleteSnapshots` (else code 23 says so).
+ * Deletes: one blob with one DELETE (a missing one is fine); several with
+ * one Blob Batch request per 256 names (batch.ts), falling back to parallel
+ * single deletes for good when the server refuses batches. A blob with snapshots is
+ * deleted only with the option `deleteSnapshots` (else code 23 says so).
  *
  * @module
  */
 
-import type { BlobClient } from "@azure/storage-blob";
 import type { OperationContext } from "../../core/backend.ts";
 import { eachLimited } from "../../core/concurrency.ts";
-import { answerError, statusOf, toBackendError } from "./error.ts";
+import type { CommittedSizes } from "./committed.ts";
+import { deleteBatch } from "./batch.ts";
+import { answerError } from "./error.ts";
 import type { AzureSettings } from "./options.ts";
 import type { AzureTransport } from "./transport.ts";
 
@@ -22,14 +23,17 @@ export class AzureDeleter {
   readonly #t: AzureTransport;
   readonly #concurrency: number;
   readonly #snapshots: boolean;
+  readonly #committed: CommittedSizes;
   #batch: boolean;
 
-  /** Deletes through `t` as `settings` say (batches, snapshots, concurrency). */
+  /** Deletes through `t` as `settings` say (batches, snapshots, concurrency); forgets `committed` sizes. */
   constructor(
     t: AzureTransport,
     settings: Pick<AzureSettings, "batchDelete" | "deleteSnapshots" | "concurrency">,
+    committed: CommittedSizes,
   ) {
     this.#t = t;
+    this.#committed = committed;
     this.#batch = settings.batchDelete;
     this.#snapshots = settings.deleteSnapshots;
     this.#concurrency = settings.concurrency;
@@ -37,13 +41,15 @@ export class AzureDeleter {
 
   /** Delete one blob; a missing one is fine. */
   async deleteOne(name: string, ctx?: OperationContext): Promise<void> {
-    try {
-      await this.#t.blobClient(name).deleteIfExists({
-        ...(this.#snapshots ? { deleteSnapshots: "include" as const } : {}),
-        ...(ctx ? { abortSignal: ctx.signal } : {}),
-      });
-    } catch (err) {
-      throw toBackendError(err, { name });
+    this.#committed.forget(name);
+    const url = await this.#t.blobUrl(name, "d");
+    const headers: Record<string, string> = this.#snapshots
+      ? { "x-ms-delete-snapshots": "include" }
+      : {};
+    const res = await this.#t.request("DELETE", url, headers, ctx?.signal, [404, 409]);
+    if (res.status === 409) {
+      const errorCode = res.headers.get("x-ms-error-code") ?? undefined;
+      throw answerError({ status: 409, errorCode, headers: res.headers }, { name });
     }
   }
 
@@ -66,36 +72,22 @@ export class AzureDeleter {
 
   /** One batch delete; `false` when the server refuses batches (then never tried again). */
   async #deleteBatch(names: string[], ctx?: OperationContext): Promise<boolean> {
-    const container = this.#t.containerClient();
-    const blobs: BlobClient[] = names.map((n) => this.#t.blobClient(n));
-    let res;
-    try {
-      res = await container.getBlobBatchClient().deleteBlobs(blobs, {
-        ...(this.#snapshots ? { deleteSnapshots: "include" as const } : {}),
-        ...(ctx ? { abortSignal: ctx.signal } : {}),
-      });
-    } catch (err) {
-      const s = statusOf(err);
-      if (s === 400 || s === 403 || s === 404 || s === 405 || s === 501) {
-        this.#batch = false;
-        return false;
-      }
-      throw toBackendError(err);
+    for (const n of names) this.#committed.forget(n);
+    const answers = await deleteBatch(this.#t, names, this.#snapshots, ctx?.signal);
+    if (!Array.isArray(answers)) {
+      this.#batch = false;
+      return false;
     }
     const unanswered: string[] = [];
     for (const [i, name] of names.entries()) {
-      const sub = res.subResponses[i];
+      const sub = answers[i];
       if (!sub) {
-        unanswered.push(name); // no sub-response parsed for it: delete it on its own
+        unanswered.push(name); // no sub-answer for it: delete it on its own
         continue;
       }
       if (sub.status === 404 || (sub.status >= 200 && sub.status < 300)) continue;
       throw answerError(
-        {
-          status: sub.status,
-          errorCode: sub.errorCode,
-          headers: { get: (h: string) => sub.headers.get(h) ?? null },
-        },
+        { status: sub.status, errorCode: sub.errorCode, headers: sub.headers },
         { name },
         `deleting "${name}"`,
       );

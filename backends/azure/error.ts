@@ -1,11 +1,11 @@
 /**
- * The one place where Azure's failures become error codes: the SDK's
- * `RestError`s, HTTP answers read by the backend itself (fetch, the upload
- * client, Blob Batch sub-answers), and failures without an answer (network,
- * TLS through core/tls.ts). 404 → 52, 401/403 → 51 (not retried), 429/503 →
- * 58 and 5xx → retried, `Retry-After` kept; refused or dropped connections
- * → 38 (retried). Keys, SAS signatures and URLs (which may carry a SAS)
- * never reach a message.
+ * The one place where Azure's failures become error codes: HTTP answers
+ * read by the backend itself (fetch, the upload client, Blob Batch
+ * sub-answers) and failures without an answer (network, TLS through core/tls.ts). 404 → 52, 401/403 → 51 (not
+ * retried), 429/503 → 58 and 5xx → retried, `Retry-After` kept; a name too
+ * long (400 OutOfRangeInput) → 59; refused or dropped connections, and a
+ * server that does not speak HTTP, → 38 (retried). Keys, SAS signatures
+ * and URLs (which may carry a SAS) never reach a message.
  *
  * @module
  */
@@ -15,6 +15,9 @@ import { httpError } from "../../core/http.ts";
 import { tlsErrorCode, tlsReason } from "../../core/tls.ts";
 import { xmlText } from "../../core/xml.ts";
 
+/** The reason of a 404 ContainerNotFound answer. */
+const CONTAINER_MISSING = "the container does not exist";
+
 /** How to trust a private CA: Deno's trust store is the only one read. */
 const CA_HINT = "DENO_CERT=/path/ca.pem (or DENO_TLS_CA_STORE=system)";
 
@@ -23,11 +26,17 @@ export interface AzureErrorContext {
   /**
    * The error came out of a request the backend sent itself (fetch, the
    * upload client, a body stream): without an HTTP answer it is a network
-   * failure (38), whatever its type.
+   * failure (38), whatever its type; one whose answer is not HTTP is 38
+   * saying so, quoting `said`.
    */
   network?: boolean;
   /** The name the request was about, for messages (a blob with snapshots). */
   name?: string;
+  /**
+   * What the server sent unasked on connect (its greeting), for the message
+   * when the failure is that it does not speak HTTP (see {@linkcode notHttp}).
+   */
+  said?: string;
 }
 
 /** An HTTP answer that is not a success, as read by the backend. */
@@ -42,16 +51,15 @@ export interface AzureAnswer {
   body?: string;
 }
 
-/** The code for an SDK, HTTP or network error; `undefined` when it is none of these. */
+/** The code for an HTTP or network error; `undefined` when it is none of these. */
 export function errorCode(err: unknown): ErrorCode | undefined {
   const e = toBackendError(err);
   return e instanceof BackendError ? e.code : undefined;
 }
 
 /**
- * An error as a {@linkcode BackendError}: `RestError`s and answers by their
- * status and storage code (`Retry-After` kept), failures without an answer
- * as network errors (60 for TLS, the errno's code, else 38) — every error
+ * An error as a {@linkcode BackendError}: failures without an answer as
+ * network errors (60 for TLS, the errno's code, else 38) — every error
  * when `context.network`, else only recognisable ones. A `BackendError` or
  * an abort is returned unchanged, and so is anything else.
  */
@@ -59,22 +67,9 @@ export function toBackendError(
   err: unknown,
   context: AzureErrorContext = {},
 ): BackendError | unknown {
-  if (err instanceof BackendError || isAbortError(err)) return err;
-  if (err instanceof Error && err.name === "RestError") {
-    const status = statusOf(err);
-    const msg = scrub(err.message);
-    if (status !== undefined) {
-      const headers = (err as { response?: { headers?: { get(n: string): string | undefined } } })
-        .response?.headers;
-      return answerError(
-        { status, errorCode: storageCode(err), ...(headers ? { headers } : {}) },
-        context,
-        msg,
-        new Error(msg),
-      );
-    }
-    return networkError(err, msg || "the request failed");
-  }
+  if (isAbortError(err)) return err;
+  if (context.network && notHttp(err)) return notHttpError(err, context.said);
+  if (err instanceof BackendError) return err;
   if (context.network || errnoCode(err) !== undefined || tlsErrorCode(err) !== undefined) {
     return networkError(err, chainText(err));
   }
@@ -87,7 +82,9 @@ export function toBackendError(
  * body (scrubbed), `Retry-After` kept. A blob with snapshots (409
  * SnapshotsPresent) is code 23 naming the option that deletes them; a
  * failed If-Match (412 ConditionNotMet, sent only by pinned reads) says the
- * blob changed (code 50, retried).
+ * blob changed (code 50, retried). A name the server finds too long (400
+ * OutOfRangeInput) is code 59, naming `context.name` only (never the
+ * container or folder).
  */
 export function answerError(
   answer: AzureAnswer,
@@ -109,6 +106,14 @@ export function answerError(
       ...(cause !== undefined ? { cause } : {}),
     });
   }
+  if (status === 400 && code === "OutOfRangeInput") {
+    return new BackendError(
+      `the server refused ${
+        context.name !== undefined ? `the name "${context.name}"` : "the name"
+      } as out of range (Azure allows at most 1,024 characters, folder included)`,
+      { code: ErrorCode.backend_unsupported, ...(cause !== undefined ? { cause } : {}) },
+    );
+  }
   const h = answer.headers;
   const headers = h === undefined
     ? undefined
@@ -118,10 +123,33 @@ export function answerError(
   return httpError(status, reasonFor(status, code, scrub(message)), headers, cause);
 }
 
-/** The HTTP status of an SDK error (RestError), if it has one. */
-export function statusOf(err: unknown): number | undefined {
-  const s = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof s === "number" ? s : undefined;
+/**
+ * Whether a failure without an answer means the server does not speak
+ * HTTP: fetch's "invalid HTTP version parsed", Node's `HPE_*` parse errors,
+ * core/http1.ts's "is not HTTP/1.x".
+ */
+export function notHttp(err: unknown): boolean {
+  const e = err as { code?: unknown } | null;
+  if (typeof e?.code === "string" && e.code.startsWith("HPE_")) return true;
+  return /invalid HTTP (version|status|header)|Parse Error: Expected HTTP|is not HTTP\/1/i.test(
+    chainText(err),
+  );
+}
+
+/** Code 38 for a server that does not speak HTTP, quoting what it `said` on connect when known. */
+function notHttpError(err: unknown, said: string | undefined): BackendError {
+  return new BackendError(
+    said === undefined
+      ? "the server does not speak HTTP on this port (its answer is not HTTP/1.x)"
+      : `the server does not speak HTTP on this port: it said "${scrub(said)}"`,
+    { code: ErrorCode.connection_failed, cause: new Error(chainText(err)) },
+  );
+}
+
+/** Whether `err` is a 404 ContainerNotFound answer (as {@linkcode answerError} made it). */
+export function isContainerMissing(err: unknown): boolean {
+  return err instanceof BackendError && err.code === ErrorCode.backend_not_found &&
+    err.message === CONTAINER_MISSING;
 }
 
 /** A message without SAS signatures or keys that might have slipped in: its first line only. */
@@ -130,13 +158,6 @@ export function scrub(text: string): string {
     .replace(/(sig|se|sp|sv|AccountKey|SharedAccessSignature)=([^&;\s"']+)/gi, "$1=***")
     .replace(/\s*\n[\s\S]*$/, "") // first line only: drop RequestId/Time
     .trim();
-}
-
-/** The storage error code (`BlobNotFound`, `AuthorizationFailure`, ...) of an SDK error. */
-function storageCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; details?: { errorCode?: unknown } } | null;
-  const c = e?.details?.errorCode ?? e?.code;
-  return typeof c === "string" ? c : undefined;
 }
 
 /** A failure without an HTTP answer: TLS → 60, else the errno's code, else 38 (retried). */
@@ -192,7 +213,7 @@ function xmlMessage(xml: string): string {
 /** A short reason for an HTTP status and storage error code. */
 function reasonFor(status: number, code: string | undefined, msg: string): string {
   if (status === 404) {
-    return code === "ContainerNotFound" ? "the container does not exist" : "not found";
+    return code === "ContainerNotFound" ? CONTAINER_MISSING : "not found";
   }
   if (status === 401 || status === 403) {
     return `access denied (${status}${code ? ` ${code}` : ""}): check the account key or SAS token`;

@@ -1,8 +1,9 @@
 /**
  * Listings: List Blobs with the `/` delimiter, `pageSize` names a page,
  * through `fetch`; only the direct children of the prefix (`<Blob>`
- * entries, not `<BlobPrefix>` ones). A container that does not exist yet
- * lists as empty.
+ * entries, not `<BlobPrefix>` ones). A folder (prefix) that holds nothing
+ * lists as empty, as on every object store; a container that does not
+ * exist is code 52 naming it (the first put creates it).
  *
  * @module
  */
@@ -12,13 +13,12 @@ import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { xmlText } from "../../core/xml.ts";
 import type { AzureTransport } from "./transport.ts";
 
-/** The names directly under the prefix, every page; `[]` for a missing container. */
+/** The names directly under the prefix, every page; code 52 for a missing container. */
 export async function listBlobs(
   t: AzureTransport,
   pageSize: number,
   ctx?: OperationContext,
 ): Promise<string[]> {
-  const base = await t.containerUrl();
   const prefix = t.prefix;
   const names: string[] = [];
   let marker: string | undefined;
@@ -31,9 +31,13 @@ export async function listBlobs(
       ...(prefix ? [`prefix=${encodeURIComponent(prefix)}`] : []),
       ...(marker ? [`marker=${encodeURIComponent(marker)}`] : []),
     ].join("&");
-    const xml = await t.fetchText(`${base}${base.includes("?") ? "&" : "?"}${query}`, ctx);
+    const xml = await t.fetchText(await t.containerUrl(query), ctx);
     if (xml === undefined) {
-      if (page === 0) return []; // a container that does not exist yet holds nothing
+      if (page === 0) {
+        throw new BackendError(`the container "${t.container}" does not exist`, {
+          code: ErrorCode.backend_not_found,
+        });
+      }
       throw new BackendError("the container disappeared during the listing", {
         code: ErrorCode.backend_error,
       });

@@ -1,37 +1,30 @@
 /**
  * How `azure://` reaches the blob service: the container and folder from
- * the URL; the SDK's container client over `node:http(s)` with its own
- * keep-alive agent (container creation, deletes, queries); Deno's `fetch`
- * with its own HTTP client (gets, listings, the block-list commit); and
- * core/http1.ts for upload bodies streamed from the file (Azure needs a
- * Content-Length, and `fetch` sends stream bodies chunked). With a proxy set
- * in the environment, the SDK and uploads go through `fetch`'s proxy
- * support instead.
+ * the URL; URLs signed by sas.ts; Deno's `fetch` with its own HTTP client
+ * for every request without a file body (gets, listings, queries, deletes,
+ * container creation, Blob Batch deletes, the block-list commit); and
+ * core/http1.ts for upload bodies (Azure needs a Content-Length, and
+ * `fetch` sends stream bodies chunked). No SDK: a get or a put loads
+ * nothing it does not use. Every request carries the operation's signal,
+ * so the wrapper's timeout and Ctrl-C end it at once. A server that does not speak HTTP
+ * (say an SSH server on that port) fails at once with code 38 quoting the
+ * first line it sends on connect.
  *
  * @module
  */
 
-import { Agent as HttpAgent } from "node:http";
-import { Agent as HttpsAgent } from "node:https";
-import type { BlobClient, ContainerClient } from "@azure/storage-blob";
 import type { OperationContext } from "../../core/backend.ts";
 import { BufferPool } from "../../core/buffer_pool.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { type Http1Answer, Http1Client, type Http1Request } from "../../core/http1.ts";
 import type { ParsedUrl } from "../../core/url.ts";
-import {
-  type AzureCredentials,
-  envVar,
-  resolveCredentials,
-  serviceClient,
-  signedBlobUrl,
-  signedContainerUrl,
-} from "./credentials.ts";
-import { answerError, toBackendError } from "./error.ts";
+import { type AzureCredentials, envVar, resolveCredentials } from "./credentials.ts";
+import { answerError, notHttp, toBackendError } from "./error.ts";
 import type { AzureSettings } from "./options.ts";
+import { API_VERSION, checkAccountKey, escapePath, SasSigner } from "./sas.ts";
 
-/** The REST version sent with our own requests (a SAS carries its own `sv`); `Cold` needs 2021-12-02. */
-export const API_VERSION = "2021-12-02";
+export { API_VERSION } from "./sas.ts";
+
 const PROXY_ENV = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
 /** Idle upload connections older than this are not reused (servers drop idle ones after ~5 s). */
 const IDLE_REUSE_MS = 4000;
@@ -39,6 +32,10 @@ const IDLE_REUSE_MS = 4000;
 const MAX_ANSWER = 1024 * 1024;
 /** Buffer an upload is read through, one per request in flight. */
 const PUT_BUFFER = 256 * 1024;
+/** Azure's longest blob name, in characters, folder included. */
+const MAX_NAME = 1024;
+/** The most the greeting probe waits (less when the caller's timeout is shorter). */
+const PROBE_MS = 1000;
 
 /** Whether a proxy is set in the environment (which `fetch` honours and our own sockets would not). */
 export function proxyConfigured(): boolean {
@@ -51,13 +48,13 @@ export class AzureTransport {
   readonly container: string;
   /** The folder inside the container, `""` or ending with `/`. */
   readonly prefix: string;
-  readonly #creds: AzureCredentials;
-  #client: ContainerClient | undefined;
-  #agent: HttpAgent | undefined;
+  readonly #signer: SasSigner;
   #http: Deno.HttpClient | undefined;
   /** Fetch clients replaced by `reset` while transfers were running; closed later. */
   #retired: Deno.HttpClient[] = [];
   #transfers = 0;
+  /** The caller's timeout of the latest operation (ms, 0: none). */
+  #timeout = 0;
   readonly #uploader = new Http1Client({
     idleReuseMs: IDLE_REUSE_MS,
     maxAnswerBytes: MAX_ANSWER,
@@ -77,39 +74,59 @@ export class AzureTransport {
     }
     this.container = container;
     this.prefix = parts.length ? `${parts.join("/")}/` : "";
-    this.#creds = resolveCredentials(settings);
+    const creds: AzureCredentials = resolveCredentials(settings);
+    checkAccountKey(creds);
+    this.#signer = new SasSigner(creds, container);
   }
 
-  /** The container client, built on first use with its own keep-alive agent. */
-  containerClient(): ContainerClient {
-    if (this.#client) return this.#client;
-    // Our own agent (TCP_NODELAY, closed by close()) — unless a proxy is set in
-    // the environment: the SDK's proxy policy skips requests that carry an agent.
-    if (proxyConfigured()) {
-      this.#client = serviceClient(this.#creds).getContainerClient(this.container);
-      return this.#client;
+  /** Remember the caller's timeout: it bounds the backend's own waits. */
+  note(ctx: OperationContext | undefined): void {
+    if (ctx?.timeout !== undefined) this.#timeout = ctx.timeout;
+  }
+
+  /**
+   * The full name of `name` in the container (folder included); code 59
+   * when Azure cannot hold it (more than 1,024 characters), naming only
+   * the store-relative name.
+   */
+  blobPath(name: string): string {
+    const path = this.prefix + name;
+    if (path.length > MAX_NAME) {
+      const short = name.length > 60 ? `${name.slice(0, 40)}…${name.slice(-12)}` : name;
+      throw new BackendError(
+        `the name "${short}" is too long for Azure: ${path.length} characters with the folder, ` +
+          `at most ${MAX_NAME}`,
+        { code: ErrorCode.backend_unsupported },
+      );
     }
-    const probe = serviceClient(this.#creds);
-    this.#agent = probe.url.startsWith("https:")
-      ? new HttpsAgent({ keepAlive: true, noDelay: true } as never)
-      : new HttpAgent({ keepAlive: true, noDelay: true } as never);
-    this.#client = serviceClient(this.#creds, this.#agent).getContainerClient(this.container);
-    return this.#client;
+    return path;
   }
 
-  /** The SDK client of one stored name. */
-  blobClient(name: string): BlobClient {
-    return this.containerClient().getBlobClient(this.prefix + name);
+  /** The full name of `name`, percent-encoded for a URL path (code 59 when too long). */
+  escapedPath(name: string): string {
+    return escapePath(this.blobPath(name));
   }
 
-  /** The blob's URL with the `permissions` asked (`r`, or `cw` to write), signed when we hold the key. */
+  /** The blob's URL with the `permissions` asked (`r`, `cw`, `d`), signed when we hold the key. */
   blobUrl(name: string, permissions: string): Promise<string> {
-    return signedBlobUrl(this.blobClient(name), permissions);
+    return this.#signer.blobUrl(this.blobPath(name), permissions);
   }
 
-  /** The container's URL with a SAS that may list it. */
-  containerUrl(): Promise<string> {
-    return signedContainerUrl(this.containerClient());
+  /** The container's URL with `query` first and a SAS allowed `permissions` (default `l`, to list). */
+  containerUrl(query: string, permissions = "l"): Promise<string> {
+    return this.#signer.containerUrl(permissions, query);
+  }
+
+  /**
+   * Create the container: `"created"`, `"exists"` (409), or `"denied"` when
+   * these credentials may not create containers (a container SAS).
+   */
+  async createContainer(signal: AbortSignal | undefined): Promise<"created" | "exists" | "denied"> {
+    const url = await this.#signer.createContainerUrl();
+    const res = await this.request("PUT", url, {}, signal, [401, 403, 409], new Uint8Array(0));
+    if (res.status === 409) return "exists";
+    if (res.status === 401 || res.status === 403) return "denied";
+    return "created";
   }
 
   /**
@@ -121,17 +138,49 @@ export class AzureTransport {
     try {
       return await fn();
     } finally {
-      if (--this.#transfers === 0 && this.#retired.length) {
-        for (const h of this.#retired) h.close();
-        this.#retired = [];
-      }
+      this.#release();
     }
+  }
+
+  /**
+   * `body` as a stream that counts as a running transfer until it ends,
+   * fails or is cancelled (a streamed read outlives the call that opened it).
+   */
+  hold(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    this.#transfers++;
+    const reader = body.getReader();
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      this.#release();
+    };
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        try {
+          const r = await reader.read();
+          if (r.done) {
+            release();
+            controller.close();
+          } else controller.enqueue(r.value);
+        } catch (err) {
+          release();
+          throw err;
+        }
+      },
+      async cancel(reason) {
+        release();
+        await reader.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
   }
 
   /**
    * One request through the fetch client. An answer with a status other
    * than 2xx or one of `pass` throws with its code and `Retry-After`;
-   * network failures throw code 38 (or 60 for TLS) without the URL.
+   * network failures throw code 38 (or 60 for TLS) without the URL. A GET
+   * answer comes with its body to read (or cancel); any other is read
+   * whole first (its connection is then free), and comes as a copy.
    */
   async request(
     method: string,
@@ -141,8 +190,6 @@ export class AzureTransport {
     pass: number[] = [],
     body?: Uint8Array,
   ): Promise<Response> {
-    const failed = (err: unknown) =>
-      toBackendError(signal?.aborted ? signal.reason : err, { network: true });
     let res: Response;
     try {
       res = await fetch(url, {
@@ -153,17 +200,19 @@ export class AzureTransport {
         ...(signal ? { signal } : {}),
       });
     } catch (err) {
-      throw failed(err);
+      throw await this.#failure(err, signal);
     }
-    if (res.ok && method !== "PUT") return res;
-    if (pass.includes(res.status)) return res;
+    const passed = res.ok || pass.includes(res.status);
+    if (passed && method === "GET") return res;
     let text = "";
     try {
       text = await res.text();
     } catch (err) {
-      throw failed(err);
+      throw await this.#failure(err, signal);
     }
-    if (res.ok) return res;
+    if (passed) {
+      return new Response(text === "" ? null : text, { status: res.status, headers: res.headers });
+    }
     const errorCode = res.headers.get("x-ms-error-code") ?? undefined;
     throw answerError({ status: res.status, errorCode, headers: res.headers, body: text });
   }
@@ -178,7 +227,7 @@ export class AzureTransport {
     try {
       return await res.text();
     } catch (err) {
-      throw toBackendError(ctx?.signal.aborted ? ctx.signal.reason : err, { network: true });
+      throw await this.#failure(err, ctx?.signal);
     }
   }
 
@@ -190,8 +239,7 @@ export class AzureTransport {
         headers: { "x-ms-version": API_VERSION, ...request.headers },
       });
     } catch (err) {
-      const signal = request.signal;
-      throw toBackendError(signal?.aborted ? signal.reason : err, { network: true });
+      throw await this.#failure(err, request.signal);
     }
   }
 
@@ -201,10 +249,6 @@ export class AzureTransport {
    * same time on this store keep their connections.
    */
   reset(): void {
-    const free =
-      (this.#agent as { freeSockets?: Record<string, { destroy(): void }[]> } | undefined)
-        ?.freeSockets ?? {};
-    for (const list of Object.values(free)) for (const socket of [...list]) socket.destroy();
     this.#uploader.closeIdle();
     if (this.#http) {
       if (this.#transfers === 0) this.#http.close();
@@ -215,19 +259,79 @@ export class AzureTransport {
 
   /** Close every connection; the next call reconnects. */
   close(): void {
-    this.#agent?.destroy();
-    this.#agent = undefined;
-    this.#client = undefined;
     this.#uploader.closeIdle();
     for (const h of [...this.#retired, ...(this.#http ? [this.#http] : [])]) h.close();
     this.#retired = [];
     this.#http = undefined;
   }
 
+  /**
+   * A failure without an answer as a BackendError: an abort as its reason;
+   * an answer that is not HTTP as code 38 quoting what the server says on
+   * connect (probed for at most a second, or the caller's timeout); else by
+   * error.ts.
+   */
+  async #failure(err: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+    if (signal?.aborted) return toBackendError(signal.reason, { network: true });
+    if (notHttp(err)) {
+      const limit = this.#timeout > 0 ? Math.min(this.#timeout, PROBE_MS) : PROBE_MS;
+      const said = await greeting(this.#signer.endpoint, limit);
+      return toBackendError(err, { network: true, ...(said !== undefined ? { said } : {}) });
+    }
+    return toBackendError(err, { network: true });
+  }
+
+  /** One transfer ended: close the retired fetch clients when it was the last. */
+  #release(): void {
+    if (--this.#transfers === 0 && this.#retired.length) {
+      for (const h of this.#retired) h.close();
+      this.#retired = [];
+    }
+  }
+
   /** Deno's own HTTP client for downloads and listings (faster and leaner than node:http here). */
   #fetchClient(): Deno.HttpClient {
     this.#http ??= Deno.createHttpClient({});
     return this.#http;
+  }
+}
+
+/**
+ * The first line a plain-TCP server at `endpoint` sends unasked within `ms`
+ * (an SSH or FTP greeting), printable characters only; `undefined` for
+ * `https:` endpoints, silence or a failed connect.
+ */
+async function greeting(endpoint: string, ms: number): Promise<string | undefined> {
+  const url = new URL(endpoint);
+  if (url.protocol !== "http:") return undefined;
+  const signal = AbortSignal.timeout(ms);
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({
+      hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: Number(url.port || 80),
+      signal,
+    });
+    const c = conn;
+    const buf = new Uint8Array(256);
+    const n = await new Promise<number | null>((resolve) => {
+      const onAbort = () => resolve(null);
+      signal.addEventListener("abort", onAbort, { once: true });
+      c.read(buf).then(resolve, () => resolve(null)).finally(() =>
+        signal.removeEventListener("abort", onAbort)
+      );
+    });
+    if (!n) return undefined;
+    const line = new TextDecoder().decode(buf.subarray(0, n)).split(/\r?\n/)[0] ?? "";
+    return line.replace(/[^\x20-\x7e]/g, "?").slice(0, 120) || undefined;
+  } catch {
+    return undefined;
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // closed already
+    }
   }
 }
 
