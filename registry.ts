@@ -8,7 +8,7 @@
 
 import type { Backend, BackendClass, BackendOptions } from "./core/backend.ts";
 import { BackendError, ErrorCode } from "./core/errors.ts";
-import { parseOptions } from "./core/options.ts";
+import { COMMON_OPTION_KEYS, parseOptions, unknownOption } from "./core/options.ts";
 import { ParsedUrl } from "./core/url.ts";
 import { BackendWrapper, type WrapperOptions } from "./core/wrapper.ts";
 import type { FileOptions } from "./backends/file.ts";
@@ -165,6 +165,9 @@ export async function getBackendObject(
     const meta = await prefixClassFor(prefix);
     if (meta) {
       const inner = new ParsedUrl(parsed.geturl().slice(plus + 1));
+      // The meta backend opens its inner store lazily; refuse a key that
+      // neither it nor the inner backend knows now, before any I/O.
+      await checkPrefixedOptions(scheme, meta, inner, options);
       return new meta(inner, options);
     }
     throw new BackendError(
@@ -180,6 +183,40 @@ export async function getBackendObject(
     }`,
     { code: ErrorCode.user_error },
   );
+}
+
+/**
+ * Refuse (code 23) an option key that neither the meta backend `meta` nor
+ * the backends under it declare; a key is fine when any class on the way
+ * has no declared table (a third-party backend takes any keys).
+ */
+async function checkPrefixedOptions(
+  scheme: string,
+  meta: BackendClass,
+  inner: ParsedUrl,
+  options: BackendOptions,
+): Promise<void> {
+  const known = new Set(COMMON_OPTION_KEYS);
+  let ctor: BackendClass | undefined = meta;
+  let url: ParsedUrl | undefined = inner;
+  while (ctor) {
+    if (!ctor.options) return;
+    for (const k of Object.keys(ctor.options)) known.add(k);
+    if (!url) break;
+    const s: string = url.scheme;
+    const plus: number = s.indexOf("+");
+    const direct: BackendClass | undefined = await backendClassFor(s);
+    if (direct) {
+      ctor = direct;
+      url = undefined;
+    } else if (plus !== -1) {
+      ctor = await prefixClassFor(s.slice(0, plus));
+      url = new ParsedUrl(url.geturl().slice(plus + 1));
+    } else return; // an unknown scheme: the inner store reports it
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw unknownOption(scheme, key, [...known]);
+  }
 }
 
 /** Options for {@linkcode getBackend} when the scheme is not known at compile time. */

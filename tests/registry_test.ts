@@ -2,15 +2,15 @@ import assert from "node:assert/strict";
 import {
   Backend,
   BackendError,
-  FileBackend,
   getBackend,
   getBackendObject,
   knownSchemes,
-  MemoryBackend,
   ParsedUrl,
   registerBackend,
   registerBackendPrefix,
 } from "../mod.ts";
+import { FileBackend } from "../backends/file.ts";
+import { MemoryBackend } from "../backends/memory.ts";
 
 class Dummy extends Backend {
   override _get(): Promise<void> {
