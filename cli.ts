@@ -23,7 +23,18 @@ import { type Command, UsageError } from "./cli/context.ts";
 import { get } from "./cli/get.ts";
 import { ls } from "./cli/ls.ts";
 import { mv } from "./cli/mv.ts";
-import { Output, type OutputSinks, processSinks, type Verbosity } from "./cli/output.ts";
+import { bench } from "./cli/bench.ts";
+import { cp, sync } from "./cli/cp.ts";
+import { hash } from "./cli/hash.ts";
+import {
+  Output,
+  type OutputSinks,
+  processSinks,
+  redactText,
+  type Verbosity,
+} from "./cli/output.ts";
+import { cat, rcat } from "./cli/pipes.ts";
+import { probe } from "./cli/probe.ts";
 
 export type { OutputSinks };
 import { put } from "./cli/put.ts";
@@ -31,95 +42,35 @@ import { rm } from "./cli/rm.ts";
 import { stat } from "./cli/stat.ts";
 import { test } from "./cli/test.ts";
 import { BackendError, ErrorCode, reasonOf } from "./core/errors.ts";
-import { terminalPrompt } from "./cli/prompt.ts";
-import type { GetBackendOptions } from "./registry.ts";
-import { redactRaw } from "./core/url.ts";
+import {
+  cleanParseError,
+  commandHelp,
+  GLOBAL_OPTIONS,
+  mainHelp,
+  storeOptionsFrom,
+} from "./cli/globals.ts";
 
 /** The version printed by `stowage --version`. */
 export const VERSION = "0.1.0";
 
-const COMMANDS: readonly Command[] = [ls, put, get, rm, stat, mv, cleanup, test, backends];
-
-const GLOBAL_OPTIONS = {
-  "num-retries": { type: "string" },
-  "retry-delay": { type: "string" },
-  timeout: { type: "string" },
-  option: { type: "string", short: "o", multiple: true },
-  verbose: { type: "boolean", short: "v" },
-  quiet: { type: "boolean", short: "q" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean", short: "V" },
-} as const;
-
-const GLOBAL_HELP = `Global options:
-  --num-retries N    attempts per operation (default 5)
-  --retry-delay S    first wait between attempts in seconds, doubling with jitter (default 1)
-  --timeout S        fail an attempt that makes no progress for S seconds (default 30; 0: never)
-  -o, --option K=V   a backend option, repeatable (e.g. -o endpoint=http://127.0.0.1:9000)
-  -v, --verbose      more messages;  -q, --quiet  errors only
-  -h, --help         help;  -V, --version  the version`;
-
-function mainHelp(): string {
-  const lines = COMMANDS.map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);
-  return `stowage ${VERSION} — one contract for every place a program keeps files
-
-Usage: stowage [global options] COMMAND [options] ARGS
-
-Commands:
-${lines.join("\n")}
-
-${GLOBAL_HELP}
-
-URLs: file:///abs/dir, memory://name, sftp://user@host/dir, ftp://, ftps://,
-webdav://, webdavs://, s3://bucket/prefix, gs://bucket/prefix, azure://container/prefix.
-Passwords come from the URL or FTP_PASSWORD. Run "stowage COMMAND --help" for a command.
-Exit codes: 0 ok, 1 test failures, 2 bad command line, 23 bad URL/option/name,
-38 connection failed, 50 backend error, 51 permission denied, 52 not found, 53 no space,
-56 validation failed, 57 timeout, 58 rate limited, 60 untrusted host, 61 cancelled.`;
-}
-
-function commandHelp(c: Command): string {
-  return `Usage: ${c.usage}\n\n${c.summary}.\n${c.help ? `\n${c.help}\n` : ""}\n${GLOBAL_HELP}`;
-}
-
-function seconds(flag: string, value: string | undefined, allowZero: boolean): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new UsageError(
-      `${flag} must be a number of seconds${allowZero ? "" : " above 0"}, not "${value}"`,
-    );
-  }
-  return Math.round(n * 1000);
-}
-
-/** Turn the global flags into store options. */
-function storeOptionsFrom(values: Record<string, unknown>, out: Output): GetBackendOptions {
-  const o: GetBackendOptions = { log: out.log, onProgress: out.progress };
-  const ask = out.interactive ? terminalPrompt() : undefined;
-  if (ask) o.askPassword = ask;
-  const retries = values["num-retries"] as string | undefined;
-  if (retries !== undefined) {
-    const n = Number(retries);
-    if (!Number.isInteger(n) || n < 1) {
-      throw new UsageError(`--num-retries must be a whole number of at least 1, not "${retries}"`);
-    }
-    o.maxAttempts = n;
-  }
-  const delay = seconds("--retry-delay", values["retry-delay"] as string | undefined, true);
-  if (delay !== undefined) {
-    o.minTimeout = delay;
-    if (delay > 60000) o.maxTimeout = delay;
-  }
-  const timeout = seconds("--timeout", values.timeout as string | undefined, true);
-  if (timeout !== undefined) o.timeout = timeout;
-  for (const kv of (values.option as string[] | undefined) ?? []) {
-    const eq = kv.indexOf("=");
-    if (eq <= 0) throw new UsageError(`-o needs KEY=VALUE, not "${kv}"`);
-    o[kv.slice(0, eq)] = kv.slice(eq + 1);
-  }
-  return o;
-}
+const COMMANDS: readonly Command[] = [
+  ls,
+  put,
+  get,
+  cp,
+  sync,
+  cat,
+  rcat,
+  rm,
+  stat,
+  hash,
+  mv,
+  cleanup,
+  probe,
+  bench,
+  test,
+  backends,
+];
 
 /**
  * Run the CLI with these arguments; returns the exit status (never exits the
@@ -147,15 +98,19 @@ export async function main(
     }
     const { values, positionals } = parsed;
     const verbosity: Verbosity = values.quiet ? 0 : values.verbose ? 2 : 1;
-    out = new Output(sinks, verbosity);
+    out = new Output(sinks, verbosity, {
+      json: values.json === true,
+      ...(values["no-progress"] ? { progress: false } : values.progress ? { progress: true } : {}),
+    });
     if (values.version) {
-      out.result(`stowage ${VERSION}`);
+      if (out.json) out.event({ version: VERSION });
+      else out.result(`stowage ${VERSION}`);
       return 0;
     }
     const name = positionals[0];
     if (!name) {
       if (values.help) {
-        out.result(mainHelp());
+        out.result(mainHelp(VERSION, COMMANDS));
         return 0;
       }
       throw new UsageError('no command given; run "stowage --help" for the list');
@@ -196,17 +151,17 @@ export async function main(
     return await command.run({ args: rest, flags, storeOptions, out });
   } catch (err) {
     if (isBrokenPipe(err)) return EXIT_BROKEN_PIPE; // `stowage ls | head -1`: quietly
-    if (err instanceof UsageError) {
-      out.error(err.message);
-      return ErrorCode.command_line;
+    let code: number = ErrorCode.exception;
+    let message = `unexpected error: ${redactText(reasonOf(err))}`;
+    if (err instanceof UsageError) [code, message] = [ErrorCode.command_line, err.message];
+    else if (err instanceof BackendError) [code, message] = [err.code, err.message];
+    out.error(message);
+    if (code === ErrorCode.exception && out.verbosity >= 2 && err instanceof Error && err.stack) {
+      out.info(redactText(err.stack));
     }
-    if (err instanceof BackendError) {
-      out.error(redactText(err.message));
-      return err.code;
-    }
-    out.error(`unexpected error: ${redactText(reasonOf(err))}`);
-    if (out.verbosity >= 2 && err instanceof Error && err.stack) out.info(redactText(err.stack));
-    return ErrorCode.exception;
+    // With --json, the failure is also one line on stdout, for programs that read only that.
+    if (out.json) out.event({ type: "error", code, error: redactText(message) });
+    return code;
   }
 }
 
@@ -238,18 +193,6 @@ async function runAsProcess(): Promise<never> {
   }
   const code = await main(Deno.args, processSinks(), ac.signal);
   Deno.exit(caught === "SIGINT" ? 130 : caught === "SIGTERM" ? 143 : code);
-}
-
-function cleanParseError(message: string): string {
-  const m = /Unknown option '([^']+)'/.exec(message);
-  if (m) return `unknown option ${m[1]}; run "stowage --help"`;
-  const v = /Option '([^']+)' argument missing/.exec(message);
-  if (v) return `option ${v[1]} needs a value`;
-  return message.replace(/\. To specify a positional argument.*$/, "");
-}
-
-function redactText(text: string): string {
-  return text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g, (u) => redactRaw(u));
 }
 
 if (import.meta.main) {

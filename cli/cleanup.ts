@@ -18,7 +18,8 @@ export const cleanup: Command = {
   --dry-run              only print what would be removed
   --older-than DURATION  only temporaries made longer ago than this (default 1h; e.g. 30m, 2h)
 A temporary upload name carries the time it was made, so a fresh one that another
-process is still writing is never removed. Every put also removes stale ones once.`,
+process is still writing is never removed. Every put also removes stale ones once.
+--json prints one {"type":"file","op":"cleanup","name","status"} line per name and a summary.`,
   options: { "dry-run": { type: "boolean" }, "older-than": { type: "string" } },
   arity: [1, 1],
   async run({ args, flags, storeOptions, out }) {
@@ -36,7 +37,20 @@ process is still writing is never removed. Every put also removes stale ones onc
       dryRun,
       ...(olderThan !== undefined ? { olderThan } : {}),
     });
-    for (const n of names) out.result(`${dryRun ? "would remove" : "removed"} ${out.name(n)}`);
+    for (const n of names) {
+      if (out.json) {
+        out.event({ type: "file", op: "cleanup", name: n, status: dryRun ? "planned" : "done" });
+      } else out.result(`${dryRun ? "would remove" : "removed"} ${out.name(n)}`);
+    }
+    if (out.json) {
+      out.event({
+        type: "summary",
+        command: "cleanup",
+        deleted: names.length,
+        dryRun,
+        exitCode: 0,
+      });
+    }
     out.info(`${names.length} stale temporary upload(s) ${dryRun ? "found" : "removed"}`);
     return 0;
   },

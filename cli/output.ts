@@ -1,12 +1,18 @@
 /**
- * Output for the CLI: results to stdout, messages to stderr by verbosity, and
- * a progress line on a terminal. Writers are injectable so tests capture them.
+ * Output for the CLI: results to stdout (text, or JSON lines with `--json`),
+ * messages to stderr by verbosity, and the progress block on a terminal
+ * (stderr, redrawn in place; a summary line stays at the end). Writers and
+ * the clock are injectable so tests capture them.
  *
  * @module
  */
 
 import type { ProgressEvent } from "../core/wrapper.ts";
+import { redactRaw } from "../core/url.ts";
 import { escapeMessage, escapeText } from "./escape.ts";
+import { type Clock, drawStats, summaryLine, TransferStats } from "./progress.ts";
+
+export { formatBytes } from "./progress.ts";
 
 /** Where text goes; defaults to the process's stdout and stderr. */
 export interface OutputSinks {
@@ -14,21 +20,45 @@ export interface OutputSinks {
   stdout: (text: string) => void;
   /** Messages, warnings, errors, progress. */
   stderr: (text: string) => void;
-  /** Whether stderr is a terminal (progress lines only then). */
+  /** Whether stderr is a terminal (progress only then, unless `--progress`). */
   isTerminal: boolean;
   /** Whether a person can answer prompts (stdin is a terminal); default false. */
   interactive?: boolean;
+  /** File data to stdout (`cat`); default: the text writer is not used for bytes. */
+  writeStdout?: (data: Uint8Array) => Promise<void>;
+  /** Standard input (`rcat`, `put -`). */
+  stdin?: () => ReadableStream<Uint8Array>;
+  /** Whether colours may be used (no NO_COLOR); default false. */
+  color?: boolean;
+  /** The terminal's width in columns. */
+  columns?: () => number;
+  /** The clock for progress, in ms; default `performance.now`. */
+  now?: () => number;
 }
 
 const enc = new TextEncoder();
 
 /** The process's real sinks. */
 export function processSinks(): OutputSinks {
+  const isTerminal = Deno.stderr.isTerminal();
   return {
     stdout: (t) => writeAll(Deno.stdout, t),
     stderr: (t) => writeAll(Deno.stderr, t),
-    isTerminal: Deno.stderr.isTerminal(),
+    isTerminal,
     interactive: Deno.stdin.isTerminal(),
+    writeStdout: async (data) => {
+      let off = 0;
+      while (off < data.length) off += await Deno.stdout.write(data.subarray(off));
+    },
+    stdin: () => Deno.stdin.readable,
+    color: isTerminal && !Deno.env.get("NO_COLOR"),
+    columns: () => {
+      try {
+        return Deno.consoleSize().columns;
+      } catch {
+        return 100;
+      }
+    },
   };
 }
 
@@ -41,24 +71,61 @@ function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
 /** Verbosity: -q is 0, default 1, -v is 2. */
 export type Verbosity = 0 | 1 | 2;
 
+/** How the output was asked to behave. */
+export interface OutputMode {
+  /** `--json`: results as JSON (lines of events for transfers). */
+  json?: boolean;
+  /** `--progress` (true) or `--no-progress` (false); default: on a terminal only. */
+  progress?: boolean;
+}
+
+/** How often the progress block is redrawn at most. */
+const DRAW_EVERY_MS = 200;
+
+/** A URL-looking text with its secrets removed. */
+export function redactText(text: string): string {
+  return text.replace(/[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s"'<>]+/g, (u) => redactRaw(u));
+}
+
 /** The CLI's output. */
 export class Output {
   readonly #sinks: OutputSinks;
   readonly verbosity: Verbosity;
-  #progressShown = false;
-  #lastDraw = 0;
-  #totals = new Map<string, { done: number; total?: number; start: number }>();
+  /** Whether results are JSON. */
+  readonly json: boolean;
+  /** Whether the progress block is drawn. */
+  readonly showProgress: boolean;
+  #stats: TransferStats | undefined;
+  #lines = 0;
+  #lastDraw = -Infinity;
 
-  /** Make an output over sinks with a verbosity. */
-  constructor(sinks: OutputSinks, verbosity: Verbosity) {
+  /** Make an output over sinks with a verbosity and mode. */
+  constructor(sinks: OutputSinks, verbosity: Verbosity, mode: OutputMode = {}) {
     this.#sinks = sinks;
     this.verbosity = verbosity;
+    this.json = mode.json ?? false;
+    this.showProgress = verbosity >= 1 && (mode.progress ?? sinks.isTerminal);
+  }
+
+  /** The sinks (for commands that move raw bytes: `cat`, `rcat`). */
+  get sinks(): OutputSinks {
+    return this.#sinks;
+  }
+
+  /** The clock progress uses. */
+  get now(): Clock {
+    return this.#sinks.now ?? (() => performance.now());
   }
 
   /** A result line on stdout. */
   result(line: string): void {
     this.#clearProgress();
     this.#sinks.stdout(line + "\n");
+  }
+
+  /** One JSON line on stdout (`--json` events and summaries). */
+  event(value: Record<string, unknown>): void {
+    this.result(JSON.stringify(value));
   }
 
   /** A name or URL made safe to print on a terminal (control characters escaped). */
@@ -69,7 +136,7 @@ export class Output {
   /** An error line on stderr (always shown; control characters escaped, so it stays one line). */
   error(line: string): void {
     this.#clearProgress();
-    this.#sinks.stderr(`stowage: ${escapeMessage(line)}\n`);
+    this.#sinks.stderr(`stowage: ${escapeMessage(redactText(line))}\n`);
   }
 
   /** A warning (hidden by -q). */
@@ -97,57 +164,66 @@ export class Output {
     else this.info(message);
   };
 
+  /** The statistics of this command's transfers (made on first use). */
+  get stats(): TransferStats {
+    this.#stats ??= new TransferStats(this.now);
+    return this.#stats;
+  }
+
   /** Announce a transfer's total size so progress can show a percentage. */
   startTransfer(name: string, total?: number): void {
-    this.#totals.set(name, {
-      done: 0,
-      ...(total !== undefined ? { total } : {}),
-      start: performance.now(),
-    });
+    if (!this.stats.has(name)) {
+      this.stats.plan(1, total ?? 0);
+      this.stats.begin(name, escapeText(name), total);
+    }
   }
 
-  /** End a transfer's progress line. */
-  endTransfer(name: string): void {
-    this.#totals.delete(name);
-    this.#clearProgress();
+  /** End a transfer (landed, or failed). */
+  endTransfer(name: string, ok = true): void {
+    if (this.#stats?.has(name)) this.#stats.end(name, ok ? "done" : "failed");
+    this.tick();
   }
 
-  /** The progress callback for the store: a redrawn line on a terminal. */
+  /** The progress callback for stores: counts bytes per name and redraws. */
   readonly progress = (e: ProgressEvent): void => {
-    if (e.total !== undefined && !this.#totals.has(e.name)) this.startTransfer(e.name, e.total);
-    const t = this.#totals.get(e.name);
-    if (!t) return;
-    t.done += e.bytes;
-    if (!this.#sinks.isTerminal || this.verbosity < 1) return;
-    const now = performance.now();
-    if (now - this.#lastDraw < 100) return;
-    this.#lastDraw = now;
-    const secs = Math.max(0.001, (now - t.start) / 1000);
-    const pct = t.total ? ` ${Math.min(100, Math.floor((t.done / t.total) * 100))}%` : "";
-    const of = t.total !== undefined ? ` / ${formatBytes(t.total)}` : "";
-    const line = `${e.operation} ${escapeText(e.name)}: ${formatBytes(t.done)}${of}${pct} ${
-      formatBytes(t.done / secs)
-    }/s`;
-    this.#sinks.stderr(`\r\x1b[K${line.slice(0, 120)}`);
-    this.#progressShown = true;
+    if (!this.stats.has(e.name)) this.startTransfer(e.name, e.total);
+    this.stats.add(e.name, e.bytes);
+    this.tick();
   };
 
-  #clearProgress(): void {
-    if (!this.#progressShown) return;
-    this.#sinks.stderr("\r\x1b[K");
-    this.#progressShown = false;
+  /** Redraw the progress block when it is due (at most every 200 ms). */
+  tick(force = false): void {
+    if (!this.showProgress || !this.#stats) return;
+    const now = this.now();
+    if (!force && now - this.#lastDraw < DRAW_EVERY_MS) return;
+    this.#lastDraw = now;
+    const width = this.#sinks.columns?.() ?? 100;
+    const lines = drawStats(this.#stats.snapshot(), { color: this.#sinks.color, width });
+    this.#sinks.stderr(this.#erase() + lines.join("\n"));
+    this.#lines = lines.length;
   }
-}
 
-/** Bytes in human units: `512 B`, `1.5 KiB`, `256.0 MiB`. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${Math.round(n)} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
+  /**
+   * End the progress display: the block is replaced by one summary line that
+   * stays on screen (drawn when progress is shown, or with -v).
+   */
+  finish(): void {
+    if (!this.#stats) return;
+    const line = summaryLine(this.#stats.snapshot());
+    this.#clearProgress();
+    if (this.showProgress || this.verbosity >= 2) this.#sinks.stderr(`${line}\n`);
   }
-  return `${v.toFixed(1)} ${units[i]}`;
+
+  #erase(): string {
+    if (this.#lines === 0) return "";
+    const up = this.#lines > 1 ? `\x1b[${this.#lines - 1}A` : "";
+    return `${up}\r\x1b[J`;
+  }
+
+  #clearProgress(): void {
+    if (this.#lines === 0) return;
+    this.#sinks.stderr(this.#erase());
+    this.#lines = 0;
+    this.#lastDraw = -Infinity;
+  }
 }

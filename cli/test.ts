@@ -16,7 +16,8 @@ export const test: Command = {
   --clean       delete what is at the URL first (otherwise a non-empty location is refused)
   --many N      files in the pagination case (default 1500)
   --only TEXT   run only the cases whose name contains TEXT (repeatable)
-Exits 0 when every case passes or is skipped, 1 when any fails.`,
+Exits 0 when every case passes or is skipped, 1 when any fails.
+--json prints one {"type":"case","name","status","ms","reason"?} line per case and a summary.`,
   options: {
     clean: { type: "boolean" },
     many: { type: "string" },
@@ -37,6 +38,16 @@ Exits 0 when every case passes or is skipped, 1 when any fails.`,
       ...(flags.only ? { only: flags.only as string[] } : {}),
       storeOptions: { maxAttempts: 3, minTimeout: 100, maxTimeout: 2000, ...storeOptions },
       onResult: (r) => {
+        if (out.json) {
+          out.event({
+            type: "case",
+            name: r.name,
+            status: r.status,
+            ms: Math.round(r.ms),
+            ...(r.reason ? { reason: r.reason } : {}),
+          });
+          return;
+        }
         const ms = `${Math.round(r.ms)} ms`;
         const why = out.name(r.reason ?? "");
         if (r.status === "passed") out.result(`PASS  ${r.name} (${ms})`);
@@ -44,9 +55,14 @@ Exits 0 when every case passes or is skipped, 1 when any fails.`,
         else out.result(`FAIL  ${r.name}: ${why}`);
       },
     });
-    out.result(
-      `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped (${report.url})`,
-    );
+    if (out.json) {
+      const { passed, failed, skipped, url } = report;
+      out.event({ type: "summary", command: "test", passed, failed, skipped, url });
+    } else {
+      out.result(
+        `${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped (${report.url})`,
+      );
+    }
     return report.failed ? 1 : 0;
   },
 };

@@ -136,7 +136,7 @@ Deno.test("a bad option exits 2 with a one-line message", async () => {
   const a = await cli("ls", "--bogus", "file:///tmp");
   assert.equal(a.code, 2);
   assert.equal(a.stderr, 'stowage: unknown option --bogus; run "stowage --help"\n');
-  assert.equal((await cli("put", "--json", "a", "file:///tmp")).code, 2);
+  assert.equal((await cli("put", "--long", "a", "file:///tmp")).code, 2); // --json is global now
   assert.equal((await cli("--num-retries", "zero", "ls", "file:///tmp")).code, 2);
   assert.equal((await cli("ls")).code, 2);
   assert.equal((await cli("frobnicate")).code, 2);
