@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ErrorCode } from "../core/errors.ts";
 import { getBackend, type GetBackendOptions } from "../registry.ts";
-import { expectCode } from "./_helpers.ts";
+import {
+  expectCode,
+  expectCodeTimed,
+  type FakeListener,
+  fakeListener,
+  greetingListener,
+  withTempDir,
+} from "./_helpers.ts";
 import { makeTestCertificates } from "./servers/tls.ts";
 
 const TIMEOUT = 300;
@@ -25,6 +32,7 @@ function options(endpoint: string, extra: GetBackendOptions = {}): GetBackendOpt
     accessKeyId: "AKIDSTUB",
     secretAccessKey: "secret",
     partSize: "5M",
+    uploadCutoff: 0,
     maxAttempts: 1,
     timeout: TIMEOUT,
     ...extra,
@@ -55,53 +63,28 @@ function stub(
       return res;
     },
   );
+  const stop = async () => {
+    for (const release of held) release();
+    await server.shutdown();
+  };
   return {
     endpoint: `http://127.0.0.1:${server.addr.port}`,
     port: server.addr.port,
     requests,
-    async stop() {
-      for (const release of held) release();
-      await server.shutdown();
-    },
+    stop,
+    [Symbol.asyncDispose]: stop,
   };
 }
 
-/** A TCP listener that accepts and then says `greeting` (or nothing) and never answers. */
-function listener(greeting?: string) {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of l) {
-      conns.push(c);
-      if (greeting) c.write(new TextEncoder().encode(greeting)).catch(() => {});
-    }
-  })();
-  return {
-    endpoint: `http://127.0.0.1:${(l.addr as Deno.NetAddr).port}`,
-    close() {
-      l.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed by the client
-        }
-      }
-    },
-  };
-}
-
-async function timed<T>(p: Promise<T>): Promise<number> {
-  const t0 = performance.now();
-  await p.catch(() => {});
-  return performance.now() - t0;
+/** The endpoint of a listener on 127.0.0.1. */
+function endpointOf(l: FakeListener): string {
+  return `http://127.0.0.1:${l.port}`;
 }
 
 Deno.test("a store that accepts and never answers: every operation gives up within the timeout (57)", async () => {
-  const hole = listener();
-  const tmp = await Deno.makeTempDir();
-  try {
-    await using store = await getBackend("s3://bucket/p", options(hole.endpoint));
+  await using hole = greetingListener();
+  await withTempDir(async (tmp) => {
+    await using store = await getBackend("s3://bucket/p", options(endpointOf(hole)));
     const src = join(tmp, "src");
     await Deno.writeTextFile(src, "x");
     const ops: [string, () => Promise<unknown>][] = [
@@ -112,19 +95,14 @@ Deno.test("a store that accepts and never answers: every operation gives up with
       ["write", () => store.write("w", "data")],
     ];
     for (const [what, op] of ops) {
-      let ms = 0;
-      const t0 = performance.now();
-      await expectCode(op().finally(() => ms = performance.now() - t0), ErrorCode.backend_timeout);
+      const [, ms] = await expectCodeTimed(op, ErrorCode.backend_timeout);
       assert.ok(ms < GIVE_UP_MS, `${what} gave up after ${ms.toFixed(0)} ms`);
     }
-  } finally {
-    hole.close();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("uploads and downloads that stall after the bucket check give up within the timeout", async () => {
-  const server = stub((req, stall) => {
+  await using server = stub((req, stall) => {
     const path = new URL(req.url).pathname;
     if (req.method === "HEAD" && path === "/bucket") return new Response(null, { status: 200 });
     if (req.method === "POST" && new URL(req.url).searchParams.has("uploads")) {
@@ -135,8 +113,7 @@ Deno.test("uploads and downloads that stall after the bucket check give up withi
     if (req.method === "DELETE") return new Response(null, { status: 204 });
     return stall();
   });
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     await using store = await getBackend("s3://bucket/p", options(server.endpoint));
     const small = join(tmp, "small");
     const big = join(tmp, "big");
@@ -150,7 +127,7 @@ Deno.test("uploads and downloads that stall after the bucket check give up withi
         ["streamed write", () => store.write("c", new Uint8Array(6 * 1024 * 1024))],
       ] as const
     ) {
-      const ms = await timed(expectCode(op(), ErrorCode.backend_timeout));
+      const [, ms] = await expectCodeTimed(op, ErrorCode.backend_timeout);
       assert.ok(ms < GIVE_UP_MS, `${what} gave up after ${ms.toFixed(0)} ms`);
     }
     // Both multipart uploads were aborted on the server on the way out.
@@ -158,89 +135,61 @@ Deno.test("uploads and downloads that stall after the bucket check give up withi
       r.method === "DELETE" && r.url.includes("uploadId=")
     );
     assert.equal(aborts.length, 2);
-  } finally {
-    await server.stop();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a server that speaks SSH fails at once with 38, saying what it said", async () => {
-  const ssh = listener("SSH-2.0-OpenSSH_9.2\r\n");
-  try {
-    await using store = await getBackend(
-      "s3://bucket/p",
-      options(ssh.endpoint, { maxAttempts: 3, minTimeout: 1, maxTimeout: 2 }),
-    );
-    const t0 = performance.now();
-    const err = await expectCode(store.list(), ErrorCode.connection_failed);
-    assert.ok(performance.now() - t0 < 1500, "no wait for a timeout");
-    assert.match(err.message, /does not speak HTTP: it said "SSH-2\.0-OpenSSH_9\.2"/);
-  } finally {
-    ssh.close();
-  }
+  await using ssh = greetingListener("SSH-2.0-OpenSSH_9.2\r\n");
+  await using store = await getBackend(
+    "s3://bucket/p",
+    options(endpointOf(ssh), { maxAttempts: 3, minTimeout: 1, maxTimeout: 2 }),
+  );
+  const [err, ms] = await expectCodeTimed(() => store.list(), ErrorCode.connection_failed);
+  assert.ok(ms < 1500, "no wait for a timeout");
+  assert.match(err.message, /does not speak HTTP: it said "SSH-2\.0-OpenSSH_9\.2"/);
 });
 
 Deno.test("TLS to a plain HTTP server is 60 after one attempt", async () => {
-  const plain = stub(() => new Response("hello"));
-  try {
-    await using store = await getBackend(
-      "s3://bucket/p",
-      options(plain.endpoint.replace("http:", "https:"), { maxAttempts: 3, minTimeout: 1 }),
-    );
-    const err = await expectCode(store.list(), ErrorCode.backend_untrusted_host);
-    assert.equal(err.attempts, 1);
-    assert.match(err.message, /does not speak TLS/);
-  } finally {
-    await plain.stop();
-  }
+  await using plain = stub(() => new Response("hello"));
+  await using store = await getBackend(
+    "s3://bucket/p",
+    options(plain.endpoint.replace("http:", "https:"), { maxAttempts: 3, minTimeout: 1 }),
+  );
+  const err = await expectCode(store.list(), ErrorCode.backend_untrusted_host);
+  assert.equal(err.attempts, 1);
+  assert.match(err.message, /does not speak TLS/);
 });
 
 Deno.test("a certificate from an unknown CA is 60 after one attempt, naming DENO_CERT", async () => {
-  const dir = await Deno.makeTempDir();
-  const certs = await makeTestCertificates(dir);
-  const tls = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: await Deno.readTextFile(certs.cert),
-    key: await Deno.readTextFile(certs.key),
-  });
-  const accepted: Deno.Conn[] = [];
-  (async () => {
-    for await (const c of tls) {
-      accepted.push(c);
-      (c as Deno.TlsConn).handshake().catch(() => {});
-    }
-  })();
-  try {
+  await withTempDir(async (dir) => {
+    const certs = await makeTestCertificates(dir);
+    await using tls = fakeListener(
+      (c) => (c as Deno.TlsConn).handshake(),
+      Deno.listenTls({
+        hostname: "127.0.0.1",
+        port: 0,
+        cert: await Deno.readTextFile(certs.cert),
+        key: await Deno.readTextFile(certs.key),
+      }),
+    );
     await using store = await getBackend(
       "s3://bucket/p",
-      options(`https://127.0.0.1:${(tls.addr as Deno.NetAddr).port}`, { maxAttempts: 3 }),
+      options(`https://127.0.0.1:${tls.port}`, { maxAttempts: 3 }),
     );
     const err = await expectCode(store.list(), ErrorCode.backend_untrusted_host);
     assert.equal(err.attempts, 1);
     assert.match(err.message, /certificate is not trusted.*DENO_CERT/);
-  } finally {
-    tls.close();
-    for (const c of accepted) {
-      try {
-        c.close();
-      } catch {
-        // closed already
-      }
-    }
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a name the store finds too long (KeyTooLongError) is 59, not retried", async () => {
-  const server = stub((req) =>
+  await using server = stub((req) =>
     req.method === "HEAD" ? new Response(null, { status: 200 }) : new Response(
       "<Error><Code>KeyTooLongError</Code><Message>Your key is too long: /srv/data/x</Message></Error>",
       { status: 400, headers: { "content-type": "application/xml" } },
     )
   );
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const src = join(tmp, "src");
     await Deno.writeTextFile(src, "x");
     await using store = await getBackend(
@@ -251,16 +200,13 @@ Deno.test("a name the store finds too long (KeyTooLongError) is 59, not retried"
     assert.equal(err.attempts, 1);
     assert.match(err.message, /"long-name".*too long/);
     assert.ok(!err.message.includes("/srv/data"), "the server's own path is not shown");
-  } finally {
-    await server.stop();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("RequestTimeTooSkewed: the clock is corrected from the answer's Date and the request sent again", async () => {
   const serverTime = new Date(Date.now() + 3600_000); // the server's clock is an hour ahead
   let puts = 0;
-  const server = stub((req) => {
+  await using server = stub((req) => {
     if (req.method === "HEAD") return new Response(null, { status: 200 });
     if (puts++ === 0) {
       return new Response(
@@ -270,8 +216,7 @@ Deno.test("RequestTimeTooSkewed: the clock is corrected from the answer's Date a
     }
     return new Response(null, { status: 200, headers: { etag: '"x"' } });
   });
-  const tmp = await Deno.makeTempDir();
-  try {
+  await withTempDir(async (tmp) => {
     const src = join(tmp, "src");
     await Deno.writeTextFile(src, "x");
     await using store = await getBackend("s3://bucket/p", options(server.endpoint));
@@ -293,8 +238,5 @@ Deno.test("RequestTimeTooSkewed: the clock is corrected from the answer's Date a
       Math.abs(at(dates[1]!) - serverTime.getTime()) < 5000,
       "signed with the server's time",
     );
-  } finally {
-    await server.stop();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });

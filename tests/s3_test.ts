@@ -12,11 +12,16 @@ import { BackendError, ErrorCode } from "../core/errors.ts";
 import { getBackend, type GetBackendOptions } from "../registry.ts";
 import { ParsedUrl } from "../core/url.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode, randomBytes, randomFile, textFile, withEnv, withTempDir } from "./_helpers.ts";
 import { freePort } from "./servers/common.ts";
 import {
+  type FaultAnswer,
+  type FaultProxy,
   haveS3rver,
   keepFolder,
+  type ProxiedRequest,
   S3RVER_KEY,
+  s3rverOptions,
   type S3rverServer,
   startFaultProxy,
   startS3rver,
@@ -26,14 +31,19 @@ const MiB = 1024 * 1024;
 const ignore = !haveS3rver();
 const BUCKET = "stowage-test";
 
-/** Backend options for s3rver: explicit keys (the tests never touch AWS_* variables). */
+/** What the fault proxy answers in place of s3rver (undefined: forward the request). */
+type Fault = (req: Request, index: number) => FaultAnswer | undefined;
+
+/**
+ * Backend options for s3rver: explicit keys (the tests never touch AWS_*
+ * variables); multipart above 5 MiB (uploadCutoff 0), so multipart uploads
+ * are exercised with small files.
+ */
 function s3Options(endpoint: string, extra: GetBackendOptions = {}): GetBackendOptions {
   return {
-    endpoint,
-    region: "us-east-1",
-    accessKeyId: S3RVER_KEY,
-    secretAccessKey: S3RVER_KEY,
+    ...s3rverOptions(endpoint),
     partSize: 5 * MiB,
+    uploadCutoff: 0,
     maxAttempts: 1,
     ...extra,
   };
@@ -52,44 +62,79 @@ function rawClient(endpoint: string): S3Client {
   });
 }
 
-async function rawKeys(endpoint: string, prefix = ""): Promise<string[]> {
+/** Run `fn` with a plain SDK client for `endpoint`, destroyed afterwards. */
+async function withRawClient<T>(endpoint: string, fn: (c: S3Client) => Promise<T>): Promise<T> {
   const c = rawClient(endpoint);
   try {
-    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-    return (out.Contents ?? []).map((o) => o.Key!);
+    return await fn(c);
   } finally {
     c.destroy();
   }
 }
 
+/** The keys in the test bucket under `prefix`, listed behind stowage's back. */
+function rawKeys(endpoint: string, prefix = ""): Promise<string[]> {
+  return withRawClient(endpoint, async (c) => {
+    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
+    return (out.Contents ?? []).map((o) => o.Key!);
+  });
+}
+
+/** Run `fn` with a fresh s3rver (bucket {@linkcode BUCKET}) and a scratch folder. */
 async function withS3(fn: (s3: S3rverServer, tmp: string) => Promise<void>): Promise<void> {
   const s3 = await startS3rver([BUCKET]);
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-s3-test-" });
   try {
-    await fn(s3, tmp);
+    await withTempDir((tmp) => fn(s3, tmp), "stowage-s3-test-");
   } finally {
     await s3.stop();
-    await Deno.remove(tmp, { recursive: true });
   }
 }
 
-async function writeFile(path: string, size: number): Promise<void> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(i + 65536, size)));
-  }
-  await Deno.writeFile(path, data);
+/**
+ * {@linkcode withS3} with a recording proxy in front of s3rver that gives
+ * `fault`'s answer where it has one.
+ */
+function withProxy(
+  fault: Fault | undefined,
+  fn: (s3: S3rverServer, proxy: FaultProxy, tmp: string) => Promise<void>,
+): Promise<void> {
+  return withS3(async (s3, tmp) => {
+    const proxy = startFaultProxy(s3.port, fault);
+    try {
+      await fn(s3, proxy, tmp);
+    } finally {
+      await proxy.stop();
+    }
+  });
 }
 
-async function rejects(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    return err;
-  }
-  throw new Error("expected the call to fail");
+/** The requests the proxy saw with `method` whose URL has `part` in it. */
+function sent(proxy: FaultProxy, method: string, part = ""): ProxiedRequest[] {
+  return proxy.requests.filter((r) => r.method === method && r.url.includes(part));
 }
+
+/** An S3 error answer with `code` and `message`. */
+function s3Error(status: number, code: string, message: string, headers = {}): FaultAnswer {
+  return {
+    status,
+    headers: { "content-type": "application/xml", ...headers },
+    body: `<Error><Code>${code}</Code><Message>${message}</Message></Error>`,
+  };
+}
+
+/**
+ * Assert that a multipart upload was started once and aborted on the server
+ * (one AbortMultipartUpload, no Complete), leaving no object.
+ */
+async function assertMultipartAborted(s3: S3rverServer, proxy: FaultProxy): Promise<void> {
+  assert.equal(sent(proxy, "POST", "uploads").length, 1, "the upload went multipart");
+  assert.equal(sent(proxy, "DELETE", "uploadId=").length, 1, "AbortMultipartUpload was sent");
+  assert.equal(sent(proxy, "POST", "uploadId=").length, 0, "no Complete");
+  assert.deepEqual(await rawKeys(s3.endpoint), []);
+}
+
+/** Wrapper settings that never wait between attempts. */
+const NO_WAIT: GetBackendOptions = { sleep: () => Promise.resolve() };
 
 Deno.test("URLs: s3://bucket/prefix and s3:///bucket/prefix name the same bucket and prefix", () => {
   const a = new S3Backend(new ParsedUrl("s3://my-bucket/a/b"));
@@ -146,8 +191,10 @@ Deno.test("a misspelled option (endpont) is refused with code 23 before any requ
       maxAttempts: 1,
     };
     for (const scheme of ["s3", "gs"]) {
-      const err = await rejects(getBackend(`${scheme}://${BUCKET}/p`, options));
-      assert.equal(err.code, ErrorCode.user_error, err.message);
+      const err = await expectCode(
+        getBackend(`${scheme}://${BUCKET}/p`, options),
+        ErrorCode.user_error,
+      );
       assert.match(err.message, /"endpont"/);
       assert.match(err.message, /did you mean "endpoint"\?/);
       assert.ok(!err.message.includes("secret-that-must-stay-home"));
@@ -159,8 +206,7 @@ Deno.test("a misspelled option (endpont) is refused with code 23 before any requ
     );
     // From the command line (-o endpont=...) the options are untyped strings.
     const untyped: GetBackendOptions = { endpont: "http://127.0.0.1:9" };
-    const cli = await rejects(getBackend(`s3://${BUCKET}/p`, untyped));
-    assert.equal(cli.code, ErrorCode.user_error);
+    await expectCode(getBackend(`s3://${BUCKET}/p`, untyped), ErrorCode.user_error);
   } finally {
     globalThis.fetch = realFetch;
     Deno.connect = realConnect;
@@ -185,8 +231,7 @@ Deno.test(
   { name: "s3:///bucket/prefix stores under the same keys as s3://bucket/prefix", ignore },
   async () => {
     await withS3(async (s3, tmp) => {
-      const src = join(tmp, "src");
-      await Deno.writeTextFile(src, "hello");
+      const src = await textFile(tmp, "src", "hello");
       await using three = await getBackend(`s3:///${BUCKET}/deep/folder`, s3Options(s3.endpoint));
       await using two = await getBackend(`s3://${BUCKET}/deep/folder/`, s3Options(s3.endpoint));
       await three.put(src, "a.txt");
@@ -202,32 +247,24 @@ Deno.test({
   name: "list() pages through ListObjectsV2 and shows only direct children of the prefix",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      const src = join(tmp, "src");
-      await Deno.writeTextFile(src, "x");
-      await using store = await getBackend(
-        `s3://${BUCKET}/p`,
-        s3Options(proxy.endpoint, { pageSize: 3 }),
-      );
-      const names = Array.from({ length: 8 }, (_, i) => `f${i}`);
-      for (const n of names) await store.put(src, n);
-      await using deeper = await getBackend(`s3://${BUCKET}/p/sub`, s3Options(proxy.endpoint));
-      await deeper.put(src, "nested");
-      proxy.requests.length = 0;
-      assert.deepEqual((await store.list()).sort(), names);
-      const pages = proxy.requests.filter((r) =>
-        r.method === "GET" && r.url.includes("list-type=2")
-      );
-      assert.equal(pages.length, 3, "8 keys in pages of 3 take 3 requests");
-      assert.ok(
-        pages.every((r) => r.url.includes("max-keys=3") && r.url.includes("delimiter=%2F")),
-      );
-      assert.ok(pages.slice(1).every((r) => r.url.includes("continuation-token=")));
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (_s3, proxy, tmp) => {
+    const src = await textFile(tmp, "src");
+    await using store = await getBackend(
+      `s3://${BUCKET}/p`,
+      s3Options(proxy.endpoint, { pageSize: 3 }),
+    );
+    const names = Array.from({ length: 8 }, (_, i) => `f${i}`);
+    for (const n of names) await store.put(src, n);
+    await using deeper = await getBackend(`s3://${BUCKET}/p/sub`, s3Options(proxy.endpoint));
+    await deeper.put(src, "nested");
+    proxy.requests.length = 0;
+    assert.deepEqual((await store.list()).sort(), names);
+    const pages = sent(proxy, "GET", "list-type=2");
+    assert.equal(pages.length, 3, "8 keys in pages of 3 take 3 requests");
+    assert.ok(
+      pages.every((r) => r.url.includes("max-keys=3") && r.url.includes("delimiter=%2F")),
+    );
+    assert.ok(pages.slice(1).every((r) => r.url.includes("continuation-token=")));
   });
 });
 
@@ -235,43 +272,38 @@ Deno.test({
   name: "list() decodes entities, character references and CDATA in keys exactly",
   ignore,
 }, async () => {
-  await withS3(async (s3) => {
-    const page = (keys: string[]) =>
-      '<?xml version="1.0" encoding="UTF-8"?>\n' +
-      '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
-      "<Name>stowage-test</Name><Prefix>x/</Prefix><MaxKeys>1000</MaxKeys>" +
-      "<Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>" +
-      keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size></Contents>`).join("\n") +
-      "<CommonPrefixes><Prefix>x/deeper/</Prefix></CommonPrefixes></ListBucketResult>";
-    const proxy = startFaultProxy(s3.port, (req) => {
-      const q = new URL(req.url, "http://x").searchParams;
-      if (req.method !== "GET" || q.get("list-type") !== "2") return undefined;
-      const keys = q.get("prefix") === "bad/" ? ["bad/no&nbsp;such entity"] : [
-        "x/a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;",
-        "x/cr&#13;lf&#xA;tab&#9;",
-        "x/smile &#x1F600; &#233;",
-        "x/<![CDATA[raw <&amp;> text]]>",
-        "x/  spaced  ",
-        "x/", // a folder marker
-        "x/deeper/file",
-      ];
-      return { status: 200, headers: { "content-type": "application/xml" }, body: page(keys) };
-    });
-    try {
-      await using store = await getBackend(`s3://${BUCKET}/x`, s3Options(proxy.endpoint));
-      assert.deepEqual(await store.list(), [
-        `a&b <c> "d" 'e'`,
-        "cr\rlf\ntab\t",
-        "smile \u{1F600} \u00e9",
-        "raw <&amp;> text",
-        "  spaced  ",
-      ]);
-      await using bad = await getBackend(`s3://${BUCKET}/bad`, s3Options(proxy.endpoint));
-      const err = await rejects(bad.list());
-      assert.equal(err.code, ErrorCode.backend_code_error, err.message);
-    } finally {
-      await proxy.stop();
-    }
+  const page = (keys: string[]) =>
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+    "<Name>stowage-test</Name><Prefix>x/</Prefix><MaxKeys>1000</MaxKeys>" +
+    "<Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>" +
+    keys.map((k) => `<Contents><Key>${k}</Key><Size>1</Size></Contents>`).join("\n") +
+    "<CommonPrefixes><Prefix>x/deeper/</Prefix></CommonPrefixes></ListBucketResult>";
+  const listing: Fault = (req) => {
+    const q = new URL(req.url, "http://x").searchParams;
+    if (req.method !== "GET" || q.get("list-type") !== "2") return undefined;
+    const keys = q.get("prefix") === "bad/" ? ["bad/no&nbsp;such entity"] : [
+      "x/a&amp;b &lt;c&gt; &quot;d&quot; &apos;e&apos;",
+      "x/cr&#13;lf&#xA;tab&#9;",
+      "x/smile &#x1F600; &#233;",
+      "x/<![CDATA[raw <&amp;> text]]>",
+      "x/  spaced  ",
+      "x/", // a folder marker
+      "x/deeper/file",
+    ];
+    return { status: 200, headers: { "content-type": "application/xml" }, body: page(keys) };
+  };
+  await withProxy(listing, async (_s3, proxy) => {
+    await using store = await getBackend(`s3://${BUCKET}/x`, s3Options(proxy.endpoint));
+    assert.deepEqual(await store.list(), [
+      `a&b <c> "d" 'e'`,
+      "cr\rlf\ntab\t",
+      "smile \u{1F600} \u00e9",
+      "raw <&amp;> text",
+      "  spaced  ",
+    ]);
+    await using bad = await getBackend(`s3://${BUCKET}/bad`, s3Options(proxy.endpoint));
+    await expectCode(bad.list(), ErrorCode.backend_code_error);
   });
 });
 
@@ -279,35 +311,29 @@ Deno.test({
   name: "_deleteList sends DeleteObjects in batches of 1000 and tolerates missing keys",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      const src = join(tmp, "src");
-      await Deno.writeTextFile(src, "x");
-      await using store = await getBackend(`s3://${BUCKET}/del`, s3Options(proxy.endpoint));
-      const real = ["r0", "r1", "r2", "r3"];
-      for (const n of real) await store.put(src, n);
-      // 2,100 names: the real ones spread over the three batches, the rest missing.
-      const names = Array.from({ length: 2100 }, (_, i) => `missing-${i}`);
-      names[5] = "r0";
-      names[1500] = "r1";
-      names[2099] = "r2";
-      proxy.requests.length = 0;
-      await store.backend._deleteList!(names, {
-        signal: new AbortController().signal,
-        progress: () => {},
-      });
-      const batches = proxy.requests.filter((r) => r.method === "POST" && r.url.includes("delete"));
-      assert.equal(batches.length, 3);
-      // DeleteObjects needs a body checksum: a Content-MD5, which every S3-compatible store takes.
-      assert.ok(
-        batches.every((r) => r.headers["content-md5"]),
-        "DeleteObjects carries a Content-MD5",
-      );
-      assert.deepEqual(await store.list(), ["r3"]);
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (_s3, proxy, tmp) => {
+    const src = await textFile(tmp, "src");
+    await using store = await getBackend(`s3://${BUCKET}/del`, s3Options(proxy.endpoint));
+    const real = ["r0", "r1", "r2", "r3"];
+    for (const n of real) await store.put(src, n);
+    // 2,100 names: the real ones spread over the three batches, the rest missing.
+    const names = Array.from({ length: 2100 }, (_, i) => `missing-${i}`);
+    names[5] = "r0";
+    names[1500] = "r1";
+    names[2099] = "r2";
+    proxy.requests.length = 0;
+    await store.backend._deleteList!(names, {
+      signal: new AbortController().signal,
+      progress: () => {},
+    });
+    const batches = sent(proxy, "POST", "delete");
+    assert.equal(batches.length, 3);
+    // DeleteObjects needs a body checksum: a Content-MD5, which every S3-compatible store takes.
+    assert.ok(
+      batches.every((r) => r.headers["content-md5"]),
+      "DeleteObjects carries a Content-MD5",
+    );
+    assert.deepEqual(await store.list(), ["r3"]);
   });
 });
 
@@ -317,37 +343,23 @@ Deno.test(
     ignore,
   },
   async () => {
-    await withS3(async (s3, tmp) => {
-      const proxy = startFaultProxy(
-        s3.port,
-        (req) =>
-          req.method === "POST" && new URL(req.url).searchParams.has("delete")
-            ? {
-              status: 501,
-              headers: { "content-type": "application/xml" },
-              body:
-                "<Error><Code>NotImplemented</Code><Message>POST ?delete is not implemented for objects." +
-                "</Message></Error>",
-            }
-            : undefined,
-      );
-      try {
-        const src = join(tmp, "src");
-        await Deno.writeTextFile(src, "x");
-        await using store = await getBackend(`gs://${BUCKET}/nd`, {
-          ...s3Options(proxy.endpoint),
-          accessKeyId: S3RVER_KEY,
-        });
-        for (const n of ["a", "b", "c"]) await store.put(src, n);
-        await store.delete(["a", "b"]);
-        await store.delete(["c", "missing"]);
-        assert.deepEqual(await store.list(), []);
-        const bulk = proxy.requests.filter((r) => r.method === "POST" && r.url.includes("delete"));
-        assert.equal(bulk.length, 1, "DeleteObjects is not tried again after NotImplemented");
-        assert.equal(proxy.requests.filter((r) => r.method === "DELETE").length, 4);
-      } finally {
-        await proxy.stop();
-      }
+    const noBulkDelete: Fault = (req) =>
+      req.method === "POST" && new URL(req.url).searchParams.has("delete")
+        ? s3Error(501, "NotImplemented", "POST ?delete is not implemented for objects.")
+        : undefined;
+    await withProxy(noBulkDelete, async (_s3, proxy, tmp) => {
+      const src = await textFile(tmp, "src");
+      await using store = await getBackend(`gs://${BUCKET}/nd`, {
+        ...s3Options(proxy.endpoint),
+        accessKeyId: S3RVER_KEY,
+      });
+      for (const n of ["a", "b", "c"]) await store.put(src, n);
+      await store.delete(["a", "b"]);
+      await store.delete(["c", "missing"]);
+      assert.deepEqual(await store.list(), []);
+      const bulk = sent(proxy, "POST", "delete");
+      assert.equal(bulk.length, 1, "DeleteObjects is not tried again after NotImplemented");
+      assert.equal(sent(proxy, "DELETE").length, 4);
     });
   },
 );
@@ -359,10 +371,9 @@ Deno.test({
   await withS3(async (s3) => {
     await using store = await getBackend(
       "s3://no-such-bucket-here/p",
-      s3Options(s3.endpoint, { maxAttempts: 5, minTimeout: 1, sleep: () => Promise.resolve() }),
+      s3Options(s3.endpoint, { ...NO_WAIT, maxAttempts: 5, minTimeout: 1 }),
     );
-    const err = await rejects(store.list());
-    assert.equal(err.code, ErrorCode.backend_not_found);
+    const err = await expectCode(store.list(), ErrorCode.backend_not_found);
     assert.equal(err.attempts, 1);
     assert.match(err.message, /bucket "no-such-bucket-here" does not exist/);
   });
@@ -370,8 +381,7 @@ Deno.test({
 
 Deno.test({ name: "createBucket=true creates a missing bucket on first use", ignore }, async () => {
   await withS3(async (s3, tmp) => {
-    const src = join(tmp, "src");
-    await Deno.writeTextFile(src, "x");
+    const src = await textFile(tmp, "src");
     await using store = await getBackend(
       "s3://made-on-demand/p",
       s3Options(s3.endpoint, { createBucket: "true" }),
@@ -382,49 +392,35 @@ Deno.test({ name: "createBucket=true creates a missing bucket on first use", ign
 });
 
 Deno.test({ name: "bad credentials fail with code 51 after one attempt", ignore }, async () => {
-  await withS3(async (s3) => {
-    // An unknown access key: s3rver answers 403 InvalidAccessKeyId.
-    await using unknown = await getBackend(
-      `s3://${BUCKET}/p`,
-      s3Options(s3.endpoint, {
-        accessKeyId: "NOSUCHKEY",
-        maxAttempts: 5,
-        sleep: () => Promise.resolve(),
-      }),
-    );
-    const err = await rejects(unknown.list());
-    assert.equal(err.code, ErrorCode.backend_permission_denied, err.message);
-    assert.equal(err.attempts, 1);
-    assert.match(err.message, /InvalidAccessKeyId/);
-    // A wrong secret: s3rver does not verify signatures, so the proxy gives AWS's answer.
-    const proxy = startFaultProxy(s3.port, (req) =>
-      req.method === "GET"
-        ? {
-          status: 403,
-          headers: { "content-type": "application/xml" },
-          body:
-            "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated " +
-            "does not match the signature you provided.</Message></Error>",
-        }
-        : undefined);
-    try {
-      await using wrong = await getBackend(
+  // A wrong secret: s3rver does not verify signatures, so the proxy gives AWS's answer.
+  const badSignature: Fault = (req) =>
+    req.method === "GET"
+      ? s3Error(
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided.",
+      )
+      : undefined;
+  await withProxy(badSignature, async (s3, proxy) => {
+    const denied = async (endpoint: string, keys: GetBackendOptions, says: RegExp) => {
+      await using store = await getBackend(
         `s3://${BUCKET}/p`,
-        s3Options(proxy.endpoint, {
-          secretAccessKey: "wrong-secret-value",
-          maxAttempts: 5,
-          sleep: () => Promise.resolve(),
-        }),
+        s3Options(endpoint, { ...keys, ...NO_WAIT, maxAttempts: 5 }),
       );
-      const err2 = await rejects(wrong.list());
-      assert.equal(err2.code, ErrorCode.backend_permission_denied, err2.message);
-      assert.equal(err2.attempts, 1);
-      assert.match(err2.message, /SignatureDoesNotMatch/);
-      assert.ok(!err2.message.includes("wrong-secret-value"));
-      assert.equal(proxy.requests.filter((r) => r.method === "GET").length, 1, "listed once");
-    } finally {
-      await proxy.stop();
-    }
+      const err = await expectCode(store.list(), ErrorCode.backend_permission_denied);
+      assert.equal(err.attempts, 1);
+      assert.match(err.message, says);
+      return err;
+    };
+    // An unknown access key: s3rver answers 403 InvalidAccessKeyId.
+    await denied(s3.endpoint, { accessKeyId: "NOSUCHKEY" }, /InvalidAccessKeyId/);
+    const err = await denied(
+      proxy.endpoint,
+      { secretAccessKey: "wrong-secret-value" },
+      /SignatureDoesNotMatch/,
+    );
+    assert.ok(!err.message.includes("wrong-secret-value"));
+    assert.equal(sent(proxy, "GET").length, 1, "listed once");
   });
 });
 
@@ -432,28 +428,20 @@ Deno.test(
   { name: "credentials and region come from a profile in the shared config files", ignore },
   async () => {
     await withS3(async (s3, tmp) => {
-      const creds = join(tmp, "credentials");
-      const config = join(tmp, "config");
-      await Deno.writeTextFile(
-        creds,
+      const creds = await textFile(
+        tmp,
+        "credentials",
         `[default]\naws_access_key_id = WRONG\naws_secret_access_key = WRONG\n\n[backup]\naws_access_key_id = ${S3RVER_KEY}\naws_secret_access_key = ${S3RVER_KEY}\n`,
       );
-      await Deno.writeTextFile(config, "[profile backup]\nregion = eu-central-1\n");
-      const saved = [
-        "AWS_SHARED_CREDENTIALS_FILE",
-        "AWS_CONFIG_FILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-      ].map((
-        k,
-      ) => [k, Deno.env.get(k)] as const);
-      Deno.env.set("AWS_SHARED_CREDENTIALS_FILE", creds);
-      Deno.env.set("AWS_CONFIG_FILE", config);
-      Deno.env.delete("AWS_REGION");
-      Deno.env.delete("AWS_DEFAULT_REGION");
-      try {
-        const src = join(tmp, "src");
-        await Deno.writeTextFile(src, "x");
+      const config = await textFile(tmp, "config", "[profile backup]\nregion = eu-central-1\n");
+      const env = {
+        AWS_SHARED_CREDENTIALS_FILE: creds,
+        AWS_CONFIG_FILE: config,
+        AWS_REGION: undefined,
+        AWS_DEFAULT_REGION: undefined,
+      };
+      await withEnv(env, async () => {
+        const src = await textFile(tmp, "src");
         await using store = await getBackend(`s3://${BUCKET}/prof`, {
           endpoint: s3.endpoint,
           profile: "backup",
@@ -461,9 +449,7 @@ Deno.test(
         });
         await store.put(src, "a");
         assert.deepEqual(await store.list(), ["a"]);
-      } finally {
-        for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-      }
+      });
     });
   },
 );
@@ -472,44 +458,27 @@ Deno.test({
   name: "an aborted multipart put is aborted on the server and leaves no object",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      const src = join(tmp, "big");
-      await writeFile(src, 12 * MiB);
-      const ac = new AbortController();
-      let started = false;
-      await using store = await getBackend(
-        `s3://${BUCKET}/mp`,
-        s3Options(proxy.endpoint, {
-          signal: ac.signal,
-          onProgress: () => {
-            // Abort once the parts are on their way.
-            if (!started && proxy.requests.some((r) => r.url.includes("partNumber="))) {
-              started = true;
-              ac.abort();
-            }
-          },
-        }),
-      );
-      const err = await rejects(store.put(src, "big.bin"));
-      assert.equal(err.code, ErrorCode.backend_aborted, err.message);
-      const creates = proxy.requests.filter((r) =>
-        r.method === "POST" && r.url.includes("uploads")
-      );
-      const aborts = proxy.requests.filter((r) =>
-        r.method === "DELETE" && r.url.includes("uploadId=")
-      );
-      assert.equal(creates.length, 1, "the put went multipart");
-      assert.equal(aborts.length, 1, "AbortMultipartUpload was sent before put() returned");
-      assert.ok(
-        !proxy.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=")),
-        "no Complete",
-      );
-      assert.deepEqual(await rawKeys(s3.endpoint), []);
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (s3, proxy, tmp) => {
+    const src = join(tmp, "big");
+    await randomFile(src, 12 * MiB);
+    const ac = new AbortController();
+    let started = false;
+    await using store = await getBackend(
+      `s3://${BUCKET}/mp`,
+      s3Options(proxy.endpoint, {
+        signal: ac.signal,
+        onProgress: () => {
+          // Abort once the parts are on their way.
+          if (!started && proxy.requests.some((r) => r.url.includes("partNumber="))) {
+            started = true;
+            ac.abort();
+          }
+        },
+      }),
+    );
+    await expectCode(store.put(src, "big.bin"), ErrorCode.backend_aborted);
+    // AbortMultipartUpload was sent before put() returned.
+    await assertMultipartAborted(s3, proxy);
   });
 });
 
@@ -517,69 +486,53 @@ Deno.test({
   name: "a multipart put whose part fails is aborted on the server and leaves no object",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(
-      s3.port,
-      (req) =>
-        req.method === "PUT" && new URL(req.url).searchParams.get("partNumber") === "2"
-          ? {
-            status: 500,
-            body: "<Error><Code>InternalError</Code><Message>injected</Message></Error>",
-          }
-          : undefined,
+  const secondPartFails: Fault = (req) =>
+    req.method === "PUT" && new URL(req.url).searchParams.get("partNumber") === "2"
+      ? {
+        status: 500,
+        body: "<Error><Code>InternalError</Code><Message>injected</Message></Error>",
+      }
+      : undefined;
+  await withProxy(secondPartFails, async (s3, proxy, tmp) => {
+    const src = join(tmp, "big");
+    await randomFile(src, 11 * MiB);
+    await using store = await getBackend(
+      `s3://${BUCKET}/mp`,
+      s3Options(proxy.endpoint, { concurrency: 1 }),
     );
-    try {
-      const src = join(tmp, "big");
-      await writeFile(src, 11 * MiB);
-      await using store = await getBackend(
-        `s3://${BUCKET}/mp`,
-        s3Options(proxy.endpoint, { concurrency: 1 }),
-      );
-      const err = await rejects(store.put(src, "big.bin"));
-      assert.equal(err.code, ErrorCode.backend_error, err.message);
-      assert.match(err.message, /InternalError/);
-      const parts = proxy.requests.filter((r) =>
-        r.method === "PUT" && r.url.includes("partNumber=")
-      );
-      assert.equal(parts.length, 2, "no part is sent after the failed one");
-      assert.equal(
-        proxy.requests.filter((r) => r.method === "DELETE" && r.url.includes("uploadId=")).length,
-        1,
-      );
-      assert.deepEqual(await rawKeys(s3.endpoint), []);
-    } finally {
-      await proxy.stop();
-    }
+    const err = await expectCode(store.put(src, "big.bin"), ErrorCode.backend_error);
+    assert.match(err.message, /InternalError/);
+    assert.equal(
+      sent(proxy, "PUT", "partNumber=").length,
+      2,
+      "no part is sent after the failed one",
+    );
+    await assertMultipartAborted(s3, proxy);
   });
 });
 
 Deno.test(
   { name: "a large get is fetched as byte ranges pinned to one ETag", ignore },
   async () => {
-    await withS3(async (s3, tmp) => {
-      const proxy = startFaultProxy(s3.port);
-      try {
-        const src = join(tmp, "big");
-        const dst = join(tmp, "out");
-        await writeFile(src, 12 * MiB + 7);
-        await using store = await getBackend(`s3://${BUCKET}/r`, s3Options(proxy.endpoint));
-        await store.put(src, "big.bin");
-        proxy.requests.length = 0;
-        await store.get("big.bin", dst);
-        assert.deepEqual(await Deno.readFile(dst), await Deno.readFile(src));
-        const gets = proxy.requests.filter((r) => r.method === "GET" && r.headers["range"]);
-        assert.deepEqual(gets.map((r) => r.headers["range"]).sort(), [
-          `bytes=0-${5 * MiB - 1}`,
-          `bytes=${10 * MiB}-${12 * MiB + 6}`,
-          `bytes=${5 * MiB}-${10 * MiB - 1}`,
-        ]);
-        assert.ok(
-          gets.filter((r) => r.headers["if-match"]).length === 2,
-          "later ranges carry If-Match",
-        );
-      } finally {
-        await proxy.stop();
-      }
+    await withProxy(undefined, async (_s3, proxy, tmp) => {
+      const src = join(tmp, "big");
+      const dst = join(tmp, "out");
+      await randomFile(src, 12 * MiB + 7);
+      await using store = await getBackend(`s3://${BUCKET}/r`, s3Options(proxy.endpoint));
+      await store.put(src, "big.bin");
+      proxy.requests.length = 0;
+      await store.get("big.bin", dst);
+      assert.deepEqual(await Deno.readFile(dst), await Deno.readFile(src));
+      const gets = sent(proxy, "GET").filter((r) => r.headers["range"]);
+      assert.deepEqual(gets.map((r) => r.headers["range"]).sort(), [
+        `bytes=0-${5 * MiB - 1}`,
+        `bytes=${10 * MiB}-${12 * MiB + 6}`,
+        `bytes=${5 * MiB}-${10 * MiB - 1}`,
+      ]);
+      assert.ok(
+        gets.filter((r) => r.headers["if-match"]).length === 2,
+        "later ranges carry If-Match",
+      );
     });
   },
 );
@@ -589,7 +542,7 @@ Deno.test(
   async () => {
     await withS3(async (s3, tmp) => {
       const src = join(tmp, "big");
-      await writeFile(src, 12 * MiB);
+      await randomFile(src, 12 * MiB);
       await using store = await getBackend(`s3://${BUCKET}/g`, s3Options(s3.endpoint));
       await store.put(src, "big.bin");
       const ac = new AbortController();
@@ -605,8 +558,7 @@ Deno.test(
           },
         }),
       );
-      const err = await rejects(reader.get("big.bin", join(tmp, "out")));
-      assert.equal(err.code, ErrorCode.backend_aborted, err.message);
+      await expectCode(reader.get("big.bin", join(tmp, "out")), ErrorCode.backend_aborted);
       assert.ok(got < 12 * MiB, `stopped after ${got} bytes`);
       assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name).sort(), ["big"]);
     });
@@ -616,41 +568,33 @@ Deno.test(
 Deno.test(
   { name: "storageClass and sse are sent with single and multipart puts", ignore },
   async () => {
-    await withS3(async (s3, tmp) => {
-      const proxy = startFaultProxy(s3.port);
-      try {
-        const small = join(tmp, "small");
-        const big = join(tmp, "big");
-        await Deno.writeTextFile(small, "x");
-        await writeFile(big, 6 * MiB);
-        await using store = await getBackend(
-          `s3://${BUCKET}/sc`,
-          s3Options(proxy.endpoint, { storageClass: "standard_ia", sse: "AES256" }),
-        );
-        await store.put(small, "small");
-        await store.put(big, "big");
-        const puts = proxy.requests.filter((r) =>
-          (r.method === "PUT" && !r.url.includes("partNumber=")) ||
-          (r.method === "POST" && r.url.includes("uploads"))
-        );
-        assert.equal(puts.length, 2);
-        for (const r of puts) {
-          assert.equal(r.headers["x-amz-storage-class"], "STANDARD_IA");
-          assert.equal(r.headers["x-amz-server-side-encryption"], "AES256");
-        }
-        const parts = proxy.requests.filter((r) => r.url.includes("partNumber="));
-        assert.equal(parts.length, 2);
-        assert.ok(parts.every((r) => r.headers["content-md5"]), "every part carries a Content-MD5");
-        const c = rawClient(s3.endpoint);
-        try {
-          const head = await c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "sc/small" }));
-          assert.equal(head.StorageClass, "STANDARD_IA");
-        } finally {
-          c.destroy();
-        }
-      } finally {
-        await proxy.stop();
+    await withProxy(undefined, async (s3, proxy, tmp) => {
+      const small = await textFile(tmp, "small");
+      const big = join(tmp, "big");
+      await randomFile(big, 6 * MiB);
+      await using store = await getBackend(
+        `s3://${BUCKET}/sc`,
+        s3Options(proxy.endpoint, { storageClass: "standard_ia", sse: "AES256" }),
+      );
+      await store.put(small, "small");
+      await store.put(big, "big");
+      const puts = [
+        ...sent(proxy, "PUT").filter((r) => !r.url.includes("partNumber=")),
+        ...sent(proxy, "POST", "uploads"),
+      ];
+      assert.equal(puts.length, 2);
+      for (const r of puts) {
+        assert.equal(r.headers["x-amz-storage-class"], "STANDARD_IA");
+        assert.equal(r.headers["x-amz-server-side-encryption"], "AES256");
       }
+      const parts = proxy.requests.filter((r) => r.url.includes("partNumber="));
+      assert.equal(parts.length, 2);
+      assert.ok(parts.every((r) => r.headers["content-md5"]), "every part carries a Content-MD5");
+      const head = await withRawClient(
+        s3.endpoint,
+        (c) => c.send(new HeadObjectCommand({ Bucket: BUCKET, Key: "sc/small" })),
+      );
+      assert.equal(head.StorageClass, "STANDARD_IA");
     });
   },
 );
@@ -659,17 +603,11 @@ Deno.test({
   name: "gs:// works against an S3-compatible endpoint with GS_* keys from the environment",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const saved = ["GS_ACCESS_KEY_ID", "GS_SECRET_ACCESS_KEY"].map((k) =>
-      [k, Deno.env.get(k)] as const
-    );
-    const proxy = startFaultProxy(s3.port);
-    try {
-      Deno.env.set("GS_ACCESS_KEY_ID", S3RVER_KEY);
-      Deno.env.set("GS_SECRET_ACCESS_KEY", S3RVER_KEY);
-      const src = join(tmp, "src");
+  await withProxy(undefined, async (s3, proxy, tmp) => {
+    const keys = { GS_ACCESS_KEY_ID: S3RVER_KEY, GS_SECRET_ACCESS_KEY: S3RVER_KEY };
+    await withEnv(keys, async () => {
+      const src = await textFile(tmp, "src", "via gs");
       const dst = join(tmp, "dst");
-      await Deno.writeTextFile(src, "via gs");
       await using store = await getBackend(`gs://${BUCKET}/g`, {
         endpoint: proxy.endpoint,
         maxAttempts: 1,
@@ -689,19 +627,15 @@ Deno.test({
           r.headers["authorization"]?.includes(`Credential=${S3RVER_KEY}/`)
         ),
       );
-      Deno.env.delete("GS_ACCESS_KEY_ID");
-      Deno.env.delete("GS_SECRET_ACCESS_KEY");
+    });
+    await withEnv({ GS_ACCESS_KEY_ID: undefined, GS_SECRET_ACCESS_KEY: undefined }, async () => {
       await using nokeys = await getBackend(`gs://${BUCKET}/g`, {
         endpoint: proxy.endpoint,
         maxAttempts: 3,
       });
-      const err = await rejects(nokeys.list());
-      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      const err = await expectCode(nokeys.list(), ErrorCode.backend_permission_denied);
       assert.match(err.message, /GS_ACCESS_KEY_ID/);
-    } finally {
-      await proxy.stop();
-      for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-    }
+    });
   });
 });
 
@@ -709,40 +643,30 @@ Deno.test({
   name: "503 SlowDown with Retry-After is retried after at least the delay the server asked for",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(s3.port, (_req, i) =>
-      i === 0
-        ? {
-          status: 503,
-          headers: { "retry-after": "2", "content-type": "application/xml" },
-          body:
-            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
-        }
-        : undefined);
-    try {
-      const src = join(tmp, "src");
-      await Deno.writeTextFile(src, "x");
-      const waits: number[] = [];
-      await using store = await getBackend(
-        `s3://${BUCKET}/slow`,
-        s3Options(proxy.endpoint, {
-          maxAttempts: 3,
-          minTimeout: 1,
-          maxTimeout: 10,
-          sleep: (ms: number) => {
-            waits.push(ms);
-            return Promise.resolve();
-          },
-        }),
-      );
-      await store.put(src, "a");
-      assert.equal(proxy.requests[0]?.status, 503);
-      assert.equal(waits.length, 1);
-      assert.ok(waits[0]! >= 2000, `waited ${waits[0]} ms`);
-      assert.deepEqual(await store.list(), ["a"]);
-    } finally {
-      await proxy.stop();
-    }
+  const slowDownOnce: Fault = (_req, i) =>
+    i === 0
+      ? s3Error(503, "SlowDown", "Please reduce your request rate.", { "retry-after": "2" })
+      : undefined;
+  await withProxy(slowDownOnce, async (_s3, proxy, tmp) => {
+    const src = await textFile(tmp, "src");
+    const waits: number[] = [];
+    await using store = await getBackend(
+      `s3://${BUCKET}/slow`,
+      s3Options(proxy.endpoint, {
+        maxAttempts: 3,
+        minTimeout: 1,
+        maxTimeout: 10,
+        sleep: (ms: number) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
+      }),
+    );
+    await store.put(src, "a");
+    assert.equal(proxy.requests[0]?.status, 503);
+    assert.equal(waits.length, 1);
+    assert.ok(waits[0]! >= 2000, `waited ${waits[0]} ms`);
+    assert.deepEqual(await store.list(), ["a"]);
   });
 });
 
@@ -753,19 +677,17 @@ Deno.test({
   await withS3(async (s3, tmp) => {
     await using store = await getBackend(
       `s3://${BUCKET}/p`,
-      s3Options(s3.endpoint, { maxAttempts: 3, sleep: () => Promise.resolve() }),
+      s3Options(s3.endpoint, { ...NO_WAIT, maxAttempts: 3 }),
     );
-    const err = await rejects(store.get("nope", join(tmp, "nope")));
-    assert.equal(err.code, ErrorCode.backend_not_found);
+    const err = await expectCode(store.get("nope", join(tmp, "nope")), ErrorCode.backend_not_found);
     assert.equal(err.attempts, 1);
   });
   const closed = `http://127.0.0.1:${freePort()}`; // nothing listens there
   await using dead = await getBackend(
     `s3://${BUCKET}/p`,
-    s3Options(closed, { maxAttempts: 2, sleep: () => Promise.resolve() }),
+    s3Options(closed, { ...NO_WAIT, maxAttempts: 2 }),
   );
-  const err = await rejects(dead.list());
-  assert.equal(err.code, ErrorCode.connection_failed, err.message);
+  const err = await expectCode(dead.list(), ErrorCode.connection_failed);
   assert.equal(err.attempts, 2);
 });
 
@@ -773,38 +695,31 @@ Deno.test({
   name: "write() of a stream that fits one part is one PutObject; a longer one goes up in parts",
   ignore,
 }, async () => {
-  await withS3(async (s3) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      await using store = await getBackend(`s3://${BUCKET}/w`, s3Options(proxy.endpoint));
-      const data = new Uint8Array(12 * MiB + 7);
-      for (let i = 0; i < data.length; i += 65536) {
-        crypto.getRandomValues(data.subarray(i, Math.min(i + 65536, data.length)));
-      }
-      const chunks = async function* () {
-        for (let i = 0; i < data.length; i += 300_000) yield data.slice(i, i + 300_000);
-      };
-      proxy.requests.length = 0;
-      await store.write("small", data.slice(0, 300_000));
-      await store.write("exact", data.subarray(0, 5 * MiB), { size: 5 * MiB });
-      assert.equal(proxy.requests.filter((r) => r.url.includes("uploads")).length, 0);
-      assert.equal(proxy.requests.filter((r) => r.method === "PUT").length, 2, "two PutObjects");
-      proxy.requests.length = 0;
-      await store.write("big", chunks());
-      const parts = proxy.requests.filter((r) => r.url.includes("partNumber="));
-      assert.equal(proxy.requests.filter((r) => r.url.includes("uploads")).length, 1);
-      assert.equal(parts.length, 3, "12 MiB + 7 in parts of 5 MiB");
-      assert.ok(parts.every((r) => r.headers["content-md5"]), "every part carries a Content-MD5");
-      assert.deepEqual(
-        parts.map((r) => Number(r.headers["content-length"])),
-        [5 * MiB, 5 * MiB, 2 * MiB + 7],
-      );
-      assert.deepEqual(await store.readBytes("big"), data);
-      assert.deepEqual(await store.readBytes("exact"), data.subarray(0, 5 * MiB));
-      assert.deepEqual((await store.list()).sort(), ["big", "exact", "small"]);
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (_s3, proxy) => {
+    await using store = await getBackend(`s3://${BUCKET}/w`, s3Options(proxy.endpoint));
+    const data = randomBytes(12 * MiB + 7);
+    const chunks = async function* () {
+      for (let i = 0; i < data.length; i += 300_000) yield data.slice(i, i + 300_000);
+    };
+    const uploads = () => proxy.requests.filter((r) => r.url.includes("uploads")).length;
+    proxy.requests.length = 0;
+    await store.write("small", data.slice(0, 300_000));
+    await store.write("exact", data.subarray(0, 5 * MiB), { size: 5 * MiB });
+    assert.equal(uploads(), 0);
+    assert.equal(sent(proxy, "PUT").length, 2, "two PutObjects");
+    proxy.requests.length = 0;
+    await store.write("big", chunks());
+    const parts = proxy.requests.filter((r) => r.url.includes("partNumber="));
+    assert.equal(uploads(), 1);
+    assert.equal(parts.length, 3, "12 MiB + 7 in parts of 5 MiB");
+    assert.ok(parts.every((r) => r.headers["content-md5"]), "every part carries a Content-MD5");
+    assert.deepEqual(
+      parts.map((r) => Number(r.headers["content-length"])),
+      [5 * MiB, 5 * MiB, 2 * MiB + 7],
+    );
+    assert.deepEqual(await store.readBytes("big"), data);
+    assert.deepEqual(await store.readBytes("exact"), data.subarray(0, 5 * MiB));
+    assert.deepEqual((await store.list()).sort(), ["big", "exact", "small"]);
   });
 });
 
@@ -812,30 +727,21 @@ Deno.test({
   name: "a cancelled multipart write() aborts the upload on the server before it returns",
   ignore,
 }, async () => {
-  await withS3(async (s3) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      const ac = new AbortController();
-      await using store = await getBackend(`s3://${BUCKET}/wa`, s3Options(proxy.endpoint));
-      const source = async function* () {
-        for (let i = 0; i < 8; i++) {
-          if (proxy.requests.some((r) => r.url.includes("partNumber="))) ac.abort();
-          yield new Uint8Array(2 * MiB);
-        }
-      };
-      const err = await rejects(store.write("gone", source(), { signal: ac.signal }));
-      assert.equal(err.code, ErrorCode.backend_aborted, err.message);
-      assert.equal(proxy.requests.filter((r) => r.url.includes("uploads")).length, 1);
-      assert.equal(
-        proxy.requests.filter((r) => r.method === "DELETE" && r.url.includes("uploadId=")).length,
-        1,
-        "AbortMultipartUpload was sent before write() returned",
-      );
-      assert.ok(!proxy.requests.some((r) => r.method === "POST" && r.url.includes("uploadId=")));
-      assert.deepEqual(await rawKeys(s3.endpoint), []);
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (s3, proxy) => {
+    const ac = new AbortController();
+    await using store = await getBackend(`s3://${BUCKET}/wa`, s3Options(proxy.endpoint));
+    const source = async function* () {
+      for (let i = 0; i < 8; i++) {
+        if (proxy.requests.some((r) => r.url.includes("partNumber="))) ac.abort();
+        yield new Uint8Array(2 * MiB);
+      }
+    };
+    await expectCode(
+      store.write("gone", source(), { signal: ac.signal }),
+      ErrorCode.backend_aborted,
+    );
+    // AbortMultipartUpload was sent before write() returned.
+    await assertMultipartAborted(s3, proxy);
   });
 });
 
@@ -844,55 +750,69 @@ Deno.test({
     "a validated put needs no HeadObject (the upload's answer gave the size); later queries ask",
   ignore,
 }, async () => {
-  await withS3(async (s3, tmp) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      const small = join(tmp, "small");
-      const big = join(tmp, "big");
-      await Deno.writeTextFile(small, "hello");
-      await writeFile(big, 6 * MiB);
-      await using store = await getBackend(`s3://${BUCKET}/v`, s3Options(proxy.endpoint));
-      await store.put(small, "small", { validate: true });
-      await store.put(big, "big", { validate: true });
-      const heads = () =>
-        proxy.requests.filter((r) => r.method === "HEAD" && r.url !== `/${BUCKET}`).length;
-      assert.equal(heads(), 0, "no HeadObject after the puts");
-      assert.deepEqual({ ...await store.queryInfo(["small", "big", "none"]) }, {
-        small: { size: 5 },
-        big: { size: 6 * MiB },
-        none: { size: -1 },
-      });
-      assert.equal(heads(), 3, "a later query asks the store");
-      // A delete through the store forgets what the upload said.
-      await store.put(small, "again");
-      await store.delete("again");
-      assert.deepEqual({ ...await store.queryInfo("again") }, { again: { size: -1 } });
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (_s3, proxy, tmp) => {
+    const small = await textFile(tmp, "small", "hello");
+    const big = join(tmp, "big");
+    await randomFile(big, 6 * MiB);
+    await using store = await getBackend(`s3://${BUCKET}/v`, s3Options(proxy.endpoint));
+    await store.put(small, "small", { validate: true });
+    await store.put(big, "big", { validate: true });
+    const heads = () => sent(proxy, "HEAD").filter((r) => r.url !== `/${BUCKET}`).length;
+    assert.equal(heads(), 0, "no HeadObject after the puts");
+    assert.deepEqual({ ...await store.queryInfo(["small", "big", "none"]) }, {
+      small: { size: 5 },
+      big: { size: 6 * MiB },
+      none: { size: -1 },
+    });
+    assert.equal(heads(), 3, "a later query asks the store");
+    // A delete through the store forgets what the upload said.
+    await store.put(small, "again");
+    await store.delete("again");
+    assert.deepEqual({ ...await store.queryInfo("again") }, { again: { size: -1 } });
   });
 });
 
 Deno.test({ name: "read() asks the store for exactly the range wanted", ignore }, async () => {
-  await withS3(async (s3) => {
-    const proxy = startFaultProxy(s3.port);
-    try {
-      await using store = await getBackend(`s3://${BUCKET}/rr`, s3Options(proxy.endpoint));
-      const data = new Uint8Array(100_000).map((_, i) => i % 251);
-      await store.write("f", data);
-      proxy.requests.length = 0;
-      assert.deepEqual(
-        await store.readBytes("f", { offset: 1000, length: 5 }),
-        data.slice(1000, 1005),
-      );
-      assert.deepEqual(await store.readBytes("f", { offset: 99_990 }), data.slice(99_990));
-      assert.deepEqual(await store.readBytes("f", { offset: 200_000 }), new Uint8Array(0));
-      assert.deepEqual(
-        proxy.requests.filter((r) => r.method === "GET").map((r) => r.headers["range"]),
-        ["bytes=1000-1004", "bytes=99990-", "bytes=200000-"],
-      );
-    } finally {
-      await proxy.stop();
-    }
+  await withProxy(undefined, async (_s3, proxy) => {
+    await using store = await getBackend(`s3://${BUCKET}/rr`, s3Options(proxy.endpoint));
+    const data = new Uint8Array(100_000).map((_, i) => i % 251);
+    await store.write("f", data);
+    proxy.requests.length = 0;
+    assert.deepEqual(
+      await store.readBytes("f", { offset: 1000, length: 5 }),
+      data.slice(1000, 1005),
+    );
+    assert.deepEqual(await store.readBytes("f", { offset: 99_990 }), data.slice(99_990));
+    assert.deepEqual(await store.readBytes("f", { offset: 200_000 }), new Uint8Array(0));
+    assert.deepEqual(
+      sent(proxy, "GET").map((r) => r.headers["range"]),
+      ["bytes=1000-1004", "bytes=99990-", "bytes=200000-"],
+    );
+  });
+});
+
+Deno.test({
+  name: "a file up to uploadCutoff goes up in one PutObject; a larger one in parts",
+  ignore,
+}, async () => {
+  await withProxy(undefined, async (_s3, proxy, tmp) => {
+    const src = join(tmp, "twelve");
+    const data = await randomFile(src, 12 * MiB);
+    await using store = await getBackend(
+      `s3://${BUCKET}/cutoff`,
+      s3Options(proxy.endpoint, { uploadCutoff: "16M" }),
+    );
+    await store.put(src, "one", { validate: true });
+    assert.equal(sent(proxy, "PUT", "partNumber=").length, 0, "no parts below the cutoff");
+    assert.equal(sent(proxy, "PUT", "/cutoff/one").length, 1);
+    await using small = await getBackend(
+      `s3://${BUCKET}/cutoff`,
+      s3Options(proxy.endpoint, { uploadCutoff: "8M" }),
+    );
+    await small.put(src, "parts", { validate: true });
+    assert.equal(sent(proxy, "PUT", "partNumber=").length, 3, "12 MiB in 5 MiB parts");
+    const back = join(tmp, "back");
+    await store.get("one", back);
+    assert.deepEqual(await Deno.readFile(back), data);
   });
 });

@@ -20,7 +20,13 @@ import type { S3Transport } from "./transport.ts";
 /** The settings writes read. */
 export type WriterSettings = Pick<
   S3Settings,
-  "partSize" | "concurrency" | "storageClass" | "sse" | "sseKmsKeyId" | "contentMd5"
+  | "partSize"
+  | "uploadCutoff"
+  | "concurrency"
+  | "storageClass"
+  | "sse"
+  | "sseKmsKeyId"
+  | "contentMd5"
 >;
 
 /** A body: bytes in memory, or a byte range of a local file. */

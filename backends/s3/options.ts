@@ -47,14 +47,22 @@ export const S3_OPTIONS = {
     secret: true,
     doc: "A session token that goes with temporary keys; never printed.",
   },
+  uploadCutoff: {
+    type: "bytes",
+    default: "200M",
+    min: 0,
+    max: 5368709120,
+    doc: "Files up to this size go up in one PutObject, streamed from disk (never held in " +
+      "memory); larger ones as a multipart upload in parts of partSize (rclone's upload_cutoff).",
+  },
   partSize: {
     type: "bytes",
     default: "16M",
     min: 5242880,
     max: 5368709120,
-    doc: "Files larger than this go up as a multipart upload in parts of this size (S3 allows " +
-      "5 MiB to 5 GiB); raised by itself when a file would need more than 10,000 parts. Also " +
-      "the smallest range of a parallel download.",
+    doc: "The size of one part of a multipart upload (S3 allows 5 MiB to 5 GiB); raised by " +
+      "itself when a file would need more than 10,000 parts. Also the smallest range of a " +
+      "parallel download, and of a streamed write's part.",
   },
   concurrency: {
     type: "integer",

@@ -10,8 +10,8 @@
 
 import type { OperationContext, QueryResult } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import { rangedDownload } from "../../core/ranged_get.ts";
-import type { ReadRange } from "../../core/streams.ts";
+import { pinnedDownload } from "../../core/ranged_get.ts";
+import { emptyStream, type ReadRange, sliceStream } from "../../core/streams.ts";
 import { statusOf } from "./error.ts";
 import type { S3Settings } from "./options.ts";
 import type { S3Transport } from "./transport.ts";
@@ -48,23 +48,13 @@ export async function getObject(
     if (statusOf(err) !== 416) throw err;
     first = await get(undefined);
   }
-  const length = Number(first.headers.get("content-length") ?? NaN);
-  const size = totalSize(first.headers.get("content-range")) ?? length;
-  // "bytes 0-0/0" (s3rver's answer for an empty object) promises a byte it cannot send.
-  const firstLength = size === 0 ? 0 : length;
-  const etag = first.headers.get("etag") ?? undefined;
   try {
-    await rangedDownload({
+    await pinnedDownload({
       localPath,
-      size,
-      first: { body: first.body, length: firstLength },
+      first,
       partSize: settings.partSize,
       concurrency: settings.concurrency,
-      pipe: true, // fetch answers: Deno pipes them into the file without JavaScript
-      fetchRange: async (offset, length, signal) => {
-        const part = await get(`bytes=${offset}-${offset + length - 1}`, etag, signal);
-        return part.body;
-      },
+      get,
       ...(ctx ? { ctx } : {}),
     });
   } catch (err) {
@@ -119,47 +109,4 @@ export async function headSize(
   if (head.status === 404) return { size: -1 };
   const size = Number(head.headers["content-length"]);
   return { size: Number.isSafeInteger(size) && size >= 0 ? size : null };
-}
-
-/** The total size from a `Content-Range: bytes 0-99/1234` header. */
-function totalSize(contentRange: string | null): number | undefined {
-  const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
-  return m ? Number(m[1]) : undefined;
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
-}
-
-/** The bytes of `body` from `skip`, at most `length` of them; the rest is not read. */
-function sliceStream(
-  body: ReadableStream<Uint8Array>,
-  skip: number,
-  length: number | undefined,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let toSkip = skip;
-  let left = length ?? Infinity;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      while (true) {
-        if (left <= 0) {
-          await reader.cancel().catch(() => {});
-          return controller.close();
-        }
-        const r = await reader.read();
-        if (r.done) return controller.close();
-        let chunk = r.value;
-        if (toSkip >= chunk.byteLength) {
-          toSkip -= chunk.byteLength;
-          continue;
-        }
-        chunk = chunk.subarray(toSkip, toSkip + Math.min(left, chunk.byteLength - toSkip));
-        toSkip = 0;
-        left -= chunk.byteLength;
-        return controller.enqueue(chunk);
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  }, { highWaterMark: 0 });
 }

@@ -1,5 +1,5 @@
 /**
- * Puts from a local file: one PutObject for a file up to `partSize` (a
+ * Puts from a local file: one PutObject for a file up to `uploadCutoff` (a
  * small file read whole, hashed and sent from memory; a larger one
  * streamed from the file), else a multipart upload whose parts
  * stream from the file by byte range, `concurrency` at a time, aborted on
@@ -51,7 +51,7 @@ export async function putFile(
     const body = await readSmall(localPath, size);
     const md5 = settings.contentMd5 ? await md5Of(body) : undefined;
     await putBody(t, settings, key, body, md5, ctx);
-  } else if (size <= settings.partSize) {
+  } else if (size <= Math.max(settings.uploadCutoff, settings.partSize)) {
     const md5 = settings.contentMd5 ? await md5OfRange(localPath, 0, size, ctx) : undefined;
     await putBody(t, settings, key, { path: localPath, start: 0, length: size }, md5, ctx);
   } else {

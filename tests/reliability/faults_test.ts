@@ -12,7 +12,7 @@ import { isTempName } from "../../kit.ts";
 import { haveSshd, startSshd } from "../servers/sftp.ts";
 import { canRunVsftpd, FTP_PASSWORD, FTP_USER, startVsftpd } from "../servers/vsftpd.ts";
 import { haveApache, startApache } from "../servers/webdav.ts";
-import { haveS3rver, S3RVER_KEY, startS3rver } from "../servers/s3rver.ts";
+import { haveS3rver, s3rverOptions, startS3rver } from "../servers/s3rver.ts";
 import { type FaultPlan, type FaultProxy, startFaultProxy } from "./proxy.ts";
 
 /** Deterministic random bytes (seeded), `size` of them. */
@@ -205,11 +205,9 @@ Deno.test({
     const srv = await startS3rver(["faults"]);
     try {
       await faultRun("s3", srv.port, () => "s3://faults/keep/p", (port) => ({
-        endpoint: `http://127.0.0.1:${port}`,
-        accessKeyId: S3RVER_KEY,
-        secretAccessKey: S3RVER_KEY,
-        region: "us-east-1",
+        ...s3rverOptions(`http://127.0.0.1:${port}`),
         partSize: "5M",
+        uploadCutoff: 0,
       }));
     } finally {
       await srv.stop();
