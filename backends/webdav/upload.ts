@@ -139,6 +139,9 @@ export class Uploader {
         await this.#mkcol(parentOf(path), ctx, depth + 1);
         continue;
       }
+      // Another client (or another store of this process) may have made it a
+      // moment ago: some servers then answer 403 rather than 405.
+      if (path === this.#dav.folder && await folderExists(this.#dav, ctx)) return;
       throw toBackendError(res, "MKCOL");
     }
   }
