@@ -37,7 +37,7 @@ import { BackendError, ErrorCode } from "../core/errors.ts";
 import { type OptionsInput, parseOptionsWithRest } from "../core/options.ts";
 import { abortableSleep } from "../core/retry.ts";
 import { ParsedUrl } from "../core/url.ts";
-import { LazyStore } from "../core/lazy_store.ts";
+import { LazyStore, queryListOf } from "../core/lazy_store.ts";
 import { getBackendObject } from "../registry.ts";
 
 /** The operations chaos can disturb. */
@@ -258,12 +258,7 @@ export class ChaosBackend extends Backend {
     names: string[],
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
-    return this.#call("query", names, ctx, async (inner) => {
-      if (inner._queryList) return await inner._queryList(names, ctx);
-      const out: Record<string, QueryResult> = {};
-      for (const n of names) out[n] = inner._query ? await inner._query(n, ctx) : { size: null };
-      return out;
-    });
+    return this.#call("query", names, ctx, (inner) => queryListOf(inner, names, ctx));
   }
 
   /** Reset the inner store between attempts. */

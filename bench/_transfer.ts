@@ -9,6 +9,7 @@
  */
 
 import { getBackend } from "../mod.ts";
+import { peakRssMiB } from "./_ranges.ts";
 
 const [op, url, name, local, optionsJson] = Deno.args;
 if (!op || !url) {
@@ -26,10 +27,3 @@ else throw new Error(`unknown operation ${op}`);
 const seconds = (performance.now() - t0) / 1000;
 await store.close();
 console.log(JSON.stringify({ op, seconds, peakRssMiB: peakRssMiB(), count }));
-
-/** VmHWM (peak resident set) of this process in MiB, from /proc. */
-function peakRssMiB(): number {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
-}

@@ -26,7 +26,14 @@ import {
   generateBlobSASQueryParameters,
   StorageSharedKeyCredential,
 } from "@azure/storage-blob";
-import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+import {
+  makeFile,
+  median,
+  ONE_AT_A_TIME,
+  ratioLine,
+  stowageTransfer,
+  timeCommand,
+} from "./_util.ts";
 import { runChild } from "./azure_ranges.ts";
 import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from "../tests/servers/azurite.ts";
 import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
@@ -36,7 +43,6 @@ const rounds = Number(Deno.args[1] ?? 3);
 const bigMiB = Number(Deno.args[2] ?? 1024);
 const LIST_COUNT = 10_000;
 const SMALL_COUNT = 1000;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const shm = await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false);
 const dir = await Deno.makeTempDir({
@@ -232,10 +238,7 @@ try {
         "copy",
         smallDir,
         `a:bench-small/rclone${i}`,
-        "--transfers",
-        "1",
-        "--checkers",
-        "1",
+        ...ONE_AT_A_TIME,
         ...rcloneArgs,
       ], { env: smallEnv }),
     );

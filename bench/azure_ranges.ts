@@ -16,16 +16,10 @@
 
 import { join } from "node:path";
 import { getBackend } from "../mod.ts";
-import { makeFile } from "./_util.ts";
+import { makeFile, median, runScript } from "./_util.ts";
+import { peakRssMiB, timeTailReads } from "./_ranges.ts";
 
 const MiB = 1024 * 1024;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-/** VmHWM (peak resident set) of this process in MiB. */
-function peakRssMiB(): number {
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? 0);
-  return Math.round(kb / 102.4) / 10;
-}
 
 /**
  * `size` bytes, 1 MiB at a time: `fresh` makes a new chunk each time (as a
@@ -56,25 +50,20 @@ async function child(args: string[]): Promise<void> {
     const [big, small, dir, rounds] = rest;
     const size = (await store.queryInfo(big!))[big!]!.size!;
     await store.list(); // connect first
-    const tail: number[] = [];
-    const head: number[] = [];
-    const get: number[] = [];
-    for (let i = 0; i < Number(rounds); i++) {
-      let t0 = performance.now();
-      const bytes = await store.readBytes(big!, { offset: size - MiB });
-      tail.push(performance.now() - t0);
-      if (bytes.length !== MiB) throw new Error(`read ${bytes.length} bytes`);
-      t0 = performance.now();
-      await store.readBytes(big!, { offset: 0, length: MiB });
-      head.push(performance.now() - t0);
-      t0 = performance.now();
-      await store.get(small!, join(dir!, "small.bin"));
-      get.push(performance.now() - t0);
-      await Deno.remove(join(dir!, "small.bin"));
-    }
-    console.log(
-      JSON.stringify({ tailMs: median(tail), headMs: median(head), getMs: median(get) }),
-    );
+    const times = await timeTailReads(store, {
+      big: big!,
+      bigSize: size,
+      small: small!,
+      local: join(dir!, "small.bin"),
+      rounds: Number(rounds),
+      head: true,
+    });
+    const medianMs = (xs: number[]) => median(xs) * 1000;
+    console.log(JSON.stringify({
+      tailMs: medianMs(times.tail),
+      headMs: medianMs(times.head),
+      getMs: medianMs(times.get),
+    }));
   } else if (mode === "write") {
     // rest: NAME SIZE fresh|reused
     const size = Number(rest[1]);
@@ -95,18 +84,11 @@ async function child(args: string[]): Promise<void> {
 }
 
 /** Run this file as a child with `args`; its JSON line. */
-export async function runChild(
+export function runChild(
   args: string[],
   env: Record<string, string>,
 ): Promise<Record<string, number>> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "child", ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
-  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+  return runScript(import.meta.url, ["child", ...args], { env, label: `child ${args[0]}` });
 }
 
 async function main(): Promise<void> {

@@ -12,7 +12,7 @@
  */
 
 import { join } from "node:path";
-import { makeFile, stowageTransfer, timeCommand } from "./_util.ts";
+import { makeFile, median, stowageTransfer, timeCommand } from "./_util.ts";
 
 /** Flush dirty pages so one measurement does not pay for the previous one's writeback. */
 async function settle(): Promise<void> {
@@ -26,7 +26,6 @@ const dir = await Deno.makeTempDir({
   prefix: "stowage-bench-file-",
   ...(base ? { dir: base } : {}),
 });
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 try {
   const src = join(dir, "src.bin");

@@ -21,7 +21,19 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { canRunVsftpd, FTP_PASSWORD, FTP_USER, startVsftpd } from "../tests/servers/vsftpd.ts";
 import { run } from "../tests/servers/common.ts";
-import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+import {
+  bestOf,
+  compareListing,
+  comparePutGet,
+  curlPeer,
+  makeFile,
+  makeListingFolder,
+  ONE_AT_A_TIME,
+  peakRssLine,
+  ratioLine,
+  stowageTransfer,
+  timeCommand,
+} from "./_util.ts";
 
 const MiB = 1 << 20;
 const sizeMiB = Number(Deno.args[0] ?? 256);
@@ -45,11 +57,7 @@ try {
   const curlUrl = (name: string) => `ftp://127.0.0.1:${server.port}/bench/${name}`;
   const curlAuth = `${FTP_USER}:${FTP_PASSWORD}`;
   const remote = join(server.root, "bench");
-  const best = async (f: () => Promise<number>) => {
-    let t = Infinity;
-    for (let i = 0; i < RUNS; i++) t = Math.min(t, await f());
-    return t;
-  };
+  const best = bestOf(RUNS);
   // stowageTransfer times the operation inside its process; rclone and curl are
   // timed as whole processes. Keep the whole-process time of ours too.
   const wall: Record<string, number> = {};
@@ -71,54 +79,20 @@ try {
   };
 
   console.log(`FTP benchmark on vsftpd 127.0.0.1:${server.port}, ${sizeMiB} MiB, best of ${RUNS}`);
-  const src = join(tmp, "src.bin");
-  const dst = join(tmp, "dst.bin");
-  await makeFile(src, sizeMiB * MiB);
-  // A first put creates the folder (and warms the page cache).
-  await stowageTransfer("put", url, "warm", src);
-  await clearRemote();
-
-  let rss: number[] = [];
-  const putS = await best(async () => {
-    const r = await stowage("put", url, "big", src);
-    rss.push(r.peakRssMiB);
-    return r.seconds;
+  const { src, dst, ...rss } = await comparePutGet({
+    sizeMiB,
+    url,
+    tmp,
+    best,
+    clearRemote,
+    transfer: stowage,
+    // --ignore-times: otherwise rclone skips a destination of the same size and time.
+    rclone: {
+      put: (src) => rclone(["copyto", "--ignore-times", src, "x:bench/big-rclone"]),
+      get: (dst) => rclone(["copyto", "x:bench/big", dst]),
+    },
+    curl: curlPeer(["-sS", "--user", curlAuth], curlUrl),
   });
-  const putRss = Math.max(...rss);
-  // --ignore-times: otherwise rclone skips a destination of the same size and time.
-  const putR = await best(() => rclone(["copyto", "--ignore-times", src, "x:bench/big-rclone"]));
-  const putC = await best(() =>
-    timeCommand("curl", ["-sS", "--user", curlAuth, "-T", src, curlUrl("big-curl")])
-  );
-  rss = [];
-  const getS = await best(async () => {
-    await Deno.remove(dst).catch(() => {});
-    const r = await stowage("get", url, "big", dst);
-    rss.push(r.peakRssMiB);
-    return r.seconds;
-  });
-  const getRss = Math.max(...rss);
-  const getR = await best(async () => {
-    await Deno.remove(dst).catch(() => {});
-    return await rclone(["copyto", "x:bench/big", dst]);
-  });
-  const getC = await best(async () => {
-    await Deno.remove(dst).catch(() => {});
-    return await timeCommand("curl", ["-sS", "--user", curlAuth, "-o", dst, curlUrl("big")]);
-  });
-  const mbs = (s: number) => `${(sizeMiB / s).toFixed(0)} MiB/s`;
-  console.log(
-    ratioLine(`put ${sizeMiB} MiB`, putS, "rclone", putR),
-    `(${mbs(putS)} vs ${mbs(putR)})`,
-  );
-  console.log(ratioLine(`put ${sizeMiB} MiB`, putS, "curl", putC), `(curl ${mbs(putC)})`);
-  console.log(
-    ratioLine(`get ${sizeMiB} MiB`, getS, "rclone", getR),
-    `(${mbs(getS)} vs ${mbs(getR)})`,
-  );
-  console.log(ratioLine(`get ${sizeMiB} MiB`, getS, "curl", getC), `(curl ${mbs(getC)})`);
-  await clearRemote();
-  await Deno.remove(dst).catch(() => {});
 
   // FTPS: peak RSS at the same size, on a second vsftpd with TLS.
   const tlsServer = await startVsftpd({ tls: true });
@@ -145,13 +119,7 @@ try {
     await clearRemote();
     await tlsRound(big);
     await Deno.remove(big);
-    console.log(
-      `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
-        (1024 / put1g.seconds).toFixed(0)
-      } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
-        (1024 / get1g.seconds).toFixed(0)
-      } MiB/s)`,
-    );
+    console.log(peakRssLine(sizeMiB, rss, put1g, get1g));
     console.log(
       `FTPS peak RSS: put ${tlsRss[0]!.put} MiB (${sizeMiB} MiB) / ${
         tlsRss[1]!.put
@@ -162,23 +130,12 @@ try {
   }
 
   // Listing 10,000 files, made on disk.
-  const many = join(server.root, "many");
-  await Deno.mkdir(many);
-  for (let i = 0; i < 10000; i++) {
-    await Deno.writeFile(
-      join(many, `duplicity-inc.${String(i).padStart(5, "0")}.vol1.difftar.gpg`),
-      new Uint8Array(1),
-    );
-  }
-  let count = 0;
-  const lsS = await best(async () => {
-    const r = await stowage("list", server.url("many"));
-    count = r.count ?? 0;
-    return r.seconds;
-  });
-  if (count !== 10000) throw new Error(`stowage listed ${count} files, expected 10000`);
-  const lsR = await best(() => rclone(["lsf", "x:many"]));
-  console.log(ratioLine("list 10,000 files", lsS, "rclone lsf", lsR));
+  await makeListingFolder(join(server.root, "many"));
+  await compareListing(
+    best,
+    () => stowage("list", server.url("many")),
+    () => rclone(["lsf", "x:many"]),
+  );
 
   // Per-file cost: 1,000 × 4 KiB, one transfer at a time, whole processes.
   const smallDir = join(tmp, "small");
@@ -213,15 +170,7 @@ try {
   });
   const smallR = await best(async () => {
     await fresh("small-rclone");
-    return await rclone([
-      "copy",
-      "--transfers",
-      "1",
-      "--checkers",
-      "1",
-      smallDir,
-      "x:small-rclone",
-    ]);
+    return await rclone(["copy", ...ONE_AT_A_TIME, smallDir, "x:small-rclone"]);
   });
   const smallC = await best(() =>
     timeCommand("curl", ["-sS", "--user", curlAuth, "-K", curlConfig])

@@ -28,8 +28,15 @@
 
 import { join } from "node:path";
 import process from "node:process";
-import { makeFile, ratioLine, stowageTransfer, timeCommand, type TransferResult } from "./_util.ts";
-import { S3RVER_KEY, startS3rver } from "../tests/servers/s3rver.ts";
+import {
+  makeFile,
+  median,
+  ratioLine,
+  stowageTransfer,
+  timeCommand,
+  type TransferResult,
+} from "./_util.ts";
+import { S3RVER_KEY, s3rverOptions, startS3rver } from "../tests/servers/s3rver.ts";
 import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
 if (Deno.args[0] === "--puts") await putsChild(Deno.args[1]!, Deno.args[2]!, Deno.args[3]!);
@@ -54,17 +61,11 @@ const rounds = Number(Deno.args[1] ?? 3);
 const listCount = Number(Deno.args[2] ?? 10_000);
 const smallCount = Number(Deno.args[3] ?? 1000);
 const BUCKET = "bench";
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (!await ensureNpmServers()) throw new Error("npm is needed to install the emulator");
 const server = await startS3rver([BUCKET]);
 const dir = await Deno.makeTempDir({ prefix: "stowage-bench-s3-" });
-const options = {
-  endpoint: server.endpoint,
-  accessKeyId: S3RVER_KEY,
-  secretAccessKey: S3RVER_KEY,
-  region: "us-east-1",
-};
+const options = s3rverOptions(server.endpoint);
 const rcloneEnv: Record<string, string> = {
   AWS_CA_BUNDLE: "", // rclone 1.60 fails on the machine's bundle with "unsupported transport"
   RCLONE_CONFIG: "/dev/null",

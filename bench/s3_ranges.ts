@@ -12,8 +12,9 @@
  */
 
 import { join } from "node:path";
-import { makeFile } from "./_util.ts";
-import { S3RVER_KEY, startS3rver } from "../tests/servers/s3rver.ts";
+import { makeFile, median, runScript } from "./_util.ts";
+import { peakRssMiB, timeTailReads } from "./_ranges.ts";
+import { s3rverOptions, startS3rver } from "../tests/servers/s3rver.ts";
 import { ensureNpmServers } from "../tests/servers/npm_servers.ts";
 
 const MiB = 1024 * 1024;
@@ -48,45 +49,22 @@ async function streamChild(
   }
   const seconds = (performance.now() - t0) / 1000;
   await store.close();
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const peak = Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) / 102.4) / 10;
-  console.log(JSON.stringify({ seconds, bytes, peakRssMiB: peak }));
+  console.log(JSON.stringify({ seconds, bytes, peakRssMiB: peakRssMiB() }));
   Deno.exit(0);
 }
 
 const rounds = Number(Deno.args[0] ?? 5);
 const sizeMiB = Number(Deno.args[1] ?? 1024);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 if (!await ensureNpmServers()) throw new Error("npm is needed to install the emulator");
 const server = await startS3rver(["bench"]);
 const dir = await Deno.makeTempDir({ prefix: "stowage-bench-s3-ranges-" });
-const options = {
-  endpoint: server.endpoint,
-  accessKeyId: S3RVER_KEY,
-  secretAccessKey: S3RVER_KEY,
-  region: "us-east-1",
-};
+const options = s3rverOptions(server.endpoint);
 const url = "s3://bench/ranges";
 
-async function child(
-  mode: string,
-): Promise<{ seconds: number; bytes: number; peakRssMiB: number }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL(import.meta.url).pathname,
-      mode,
-      url,
-      String(sizeMiB),
-      JSON.stringify(options),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
-  return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
+/** Run this file as a child streaming in (`--write`) or out (`--read`); its JSON line. */
+function child(mode: string): Promise<{ seconds: number; bytes: number; peakRssMiB: number }> {
+  return runScript(import.meta.url, [mode, url, String(sizeMiB), JSON.stringify(options)]);
 }
 
 try {
@@ -110,21 +88,19 @@ try {
   const one = join(dir, "one.bin");
   await makeFile(one, MiB);
   await store.put(one, "one.bin");
-  const tail: number[] = [];
-  const whole: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    let t0 = performance.now();
-    const bytes = await store.readBytes("streamed.bin", { offset: (sizeMiB - 1) * MiB });
-    tail.push(performance.now() - t0);
-    if (bytes.length !== MiB) throw new Error(`the tail read gave ${bytes.length} bytes`);
-    t0 = performance.now();
-    await store.get("one.bin", join(dir, "got.bin"));
-    whole.push(performance.now() - t0);
-  }
+  const times = await timeTailReads(store, {
+    big: "streamed.bin",
+    bigSize: sizeMiB * MiB,
+    small: "one.bin",
+    local: join(dir, "got.bin"),
+    rounds,
+  });
+  const tail = median(times.tail) * 1000;
+  const whole = median(times.get) * 1000;
   console.log(
-    `last 1 MiB of the ${sizeMiB} MiB object (read): ${median(tail).toFixed(1)} ms; ` +
-      `get of a 1 MiB object: ${median(whole).toFixed(1)} ms (ratio ${
-        (median(tail) / median(whole)).toFixed(2)
+    `last 1 MiB of the ${sizeMiB} MiB object (read): ${tail.toFixed(1)} ms; ` +
+      `get of a 1 MiB object: ${whole.toFixed(1)} ms (ratio ${
+        (tail / whole).toFixed(2)
       }x, medians of ${rounds})`,
   );
 } finally {

@@ -30,7 +30,19 @@ import {
   startApache,
   startRcloneWebdav,
 } from "../tests/servers/webdav.ts";
-import { makeFile, ratioLine, stowageTransfer, timeCommand } from "./_util.ts";
+import {
+  bestOf,
+  compareListing,
+  comparePutGet,
+  curlPeer,
+  makeFile,
+  makeListingFolder,
+  ONE_AT_A_TIME,
+  peakRssLine,
+  ratioLine,
+  stowageTransfer,
+  timeCommand,
+} from "./_util.ts";
 
 const MiB = 1 << 20;
 const smallOnly = Deno.args[0] === "small";
@@ -103,15 +115,9 @@ async function smallFiles(server: DavServer, label: string): Promise<void> {
       }).output();
       if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).slice(-2000));
       ours = Math.min(ours, (performance.now() - t0) / 1000);
-      const t = await timeCommand("rclone", [
-        "copy",
-        "--transfers",
-        "1",
-        "--checkers",
-        "1",
-        src,
-        `x:rclone-${i}`,
-      ], { env });
+      const t = await timeCommand("rclone", ["copy", ...ONE_AT_A_TIME, src, `x:rclone-${i}`], {
+        env,
+      });
       theirs = Math.min(theirs, t);
     }
     const each = (s: number) => `${(s * 1000 / SMALL_FILES).toFixed(2)} ms/file`;
@@ -136,14 +142,7 @@ async function bigFiles(): Promise<void> {
     const curlAuth = `${server.user}:${server.pass}`;
     const remote = join(server.root, "bench");
     // Flush dirty pages before each run, so no run pays for the previous one's write-back.
-    const best = async (f: () => Promise<number>) => {
-      let t = Infinity;
-      for (let i = 0; i < RUNS; i++) {
-        await run("sync", []);
-        t = Math.min(t, await f());
-      }
-      return t;
-    };
+    const best = bestOf(RUNS, () => run("sync", []));
     const clearRemote = async () => {
       for (const e of Deno.readDirSync(remote)) {
         await Deno.remove(join(remote, e.name), { recursive: true });
@@ -153,57 +152,22 @@ async function bigFiles(): Promise<void> {
     console.log(
       `WebDAV benchmark on Apache mod_dav 127.0.0.1:${server.port}, ${sizeMiB} MiB, best of ${RUNS}`,
     );
-    const src = join(tmp, "src.bin");
-    const dst = join(tmp, "dst.bin");
-    await makeFile(src, sizeMiB * MiB);
-    // A first put creates the folder (and warms the page cache).
-    await stowageTransfer("put", url, "warm", src);
-    await clearRemote();
-
-    let rss: number[] = [];
-    const putS = await best(async () => {
-      const r = await stowageTransfer("put", url, "big", src);
-      rss.push(r.peakRssMiB);
-      return r.seconds;
+    const { src, dst, ...rss } = await comparePutGet({
+      sizeMiB,
+      url,
+      tmp,
+      best,
+      clearRemote,
+      rclone: {
+        // Remove rclone's copy before each run: rclone skips a file that is already there.
+        put: async (src) => {
+          await Deno.remove(join(remote, "big-rclone")).catch(() => {});
+          return await rclone(["copyto", src, "x:bench/big-rclone"]);
+        },
+        get: (dst) => rclone(["copyto", "x:bench/big", dst]),
+      },
+      curl: curlPeer(["-sSf", "--user", curlAuth], curlUrl),
     });
-    const putRss = Math.max(...rss);
-    // Remove rclone's copy before each run: rclone skips a file that is already there.
-    const putR = await best(async () => {
-      await Deno.remove(join(remote, "big-rclone")).catch(() => {});
-      return await rclone(["copyto", src, "x:bench/big-rclone"]);
-    });
-    const putC = await best(() =>
-      timeCommand("curl", ["-sSf", "--user", curlAuth, "-T", src, curlUrl("big-curl")])
-    );
-    rss = [];
-    const getS = await best(async () => {
-      await Deno.remove(dst).catch(() => {});
-      const r = await stowageTransfer("get", url, "big", dst);
-      rss.push(r.peakRssMiB);
-      return r.seconds;
-    });
-    const getRss = Math.max(...rss);
-    const getR = await best(async () => {
-      await Deno.remove(dst).catch(() => {});
-      return await rclone(["copyto", "x:bench/big", dst]);
-    });
-    const getC = await best(async () => {
-      await Deno.remove(dst).catch(() => {});
-      return await timeCommand("curl", ["-sSf", "--user", curlAuth, "-o", dst, curlUrl("big")]);
-    });
-    const mbs = (s: number) => `${(sizeMiB / s).toFixed(0)} MiB/s`;
-    console.log(
-      ratioLine(`put ${sizeMiB} MiB`, putS, "rclone", putR),
-      `(${mbs(putS)} vs ${mbs(putR)})`,
-    );
-    console.log(ratioLine(`put ${sizeMiB} MiB`, putS, "curl", putC), `(curl ${mbs(putC)})`);
-    console.log(
-      ratioLine(`get ${sizeMiB} MiB`, getS, "rclone", getR),
-      `(${mbs(getS)} vs ${mbs(getR)})`,
-    );
-    console.log(ratioLine(`get ${sizeMiB} MiB`, getS, "curl", getC), `(curl ${mbs(getC)})`);
-    await clearRemote();
-    await Deno.remove(dst).catch(() => {});
 
     // Peak RSS at 1 GiB: memory must stay flat with file size.
     const big = join(tmp, "big.bin");
@@ -214,33 +178,17 @@ async function bigFiles(): Promise<void> {
     const get1g = await stowageTransfer("get", url, "gib", dst);
     await Deno.remove(dst);
     await clearRemote();
-    console.log(
-      `peak RSS: put ${putRss} MiB (${sizeMiB} MiB) / ${put1g.peakRssMiB} MiB (1 GiB, ${
-        (1024 / put1g.seconds).toFixed(0)
-      } MiB/s); get ${getRss} MiB / ${get1g.peakRssMiB} MiB (1 GiB, ${
-        (1024 / get1g.seconds).toFixed(0)
-      } MiB/s)`,
-    );
+    console.log(peakRssLine(sizeMiB, rss, put1g, get1g));
 
     // Listing 10,000 files, made on disk and owned by www-data like the server's own.
     const many = join(server.root, "many");
-    await Deno.mkdir(many);
-    for (let i = 0; i < 10000; i++) {
-      await Deno.writeFile(
-        join(many, `duplicity-inc.${String(i).padStart(5, "0")}.vol1.difftar.gpg`),
-        new Uint8Array(1),
-      );
-    }
+    await makeListingFolder(many);
     await run("chown", ["-R", "www-data:www-data", many]);
-    let count = 0;
-    const lsS = await best(async () => {
-      const r = await stowageTransfer("list", davUrl(server, "many"));
-      count = r.count ?? 0;
-      return r.seconds;
-    });
-    if (count !== 10000) throw new Error(`stowage listed ${count} files, expected 10000`);
-    const lsR = await best(() => rclone(["lsf", "x:many"]));
-    console.log(ratioLine("list 10,000 files", lsS, "rclone lsf", lsR));
+    await compareListing(
+      best,
+      () => stowageTransfer("list", davUrl(server, "many")),
+      () => rclone(["lsf", "x:many"]),
+    );
   } finally {
     await server.stop();
     await Deno.remove(tmp, { recursive: true }).catch(() => {});

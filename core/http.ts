@@ -56,3 +56,9 @@ export function httpError(
     ...(retryAfter !== undefined ? { retryAfter } : {}),
   });
 }
+
+/** The total size in a `Content-Range: bytes 0-99/1234` header (`undefined` when it gives none). */
+export function contentRangeTotal(contentRange: string | null | undefined): number | undefined {
+  const m = /\/(\d+)\s*$/.exec(contentRange ?? "");
+  return m ? Number(m[1]) : undefined;
+}

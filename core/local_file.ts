@@ -195,3 +195,14 @@ export async function fileWriteStream(
     abort: discard,
   });
 }
+
+/** Fill `buf` from `f` as far as the file goes; returns the bytes read. */
+export async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
+  let off = 0;
+  while (off < buf.length) {
+    const n = await f.read(buf.subarray(off));
+    if (n === null) break;
+    off += n;
+  }
+  return off;
+}

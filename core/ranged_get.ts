@@ -42,7 +42,9 @@
 import type { OperationContext } from "./backend.ts";
 import { eachLimited } from "./concurrency.ts";
 import { abortError, BackendError, ErrorCode } from "./errors.ts";
+import { contentRangeTotal } from "./http.ts";
 import { writeStreamToFile } from "./stream_file.ts";
+import { emptyStream } from "./streams.ts";
 
 /** How often the bytes written are reported, at most (more often under a short timeout). */
 const PROGRESS_MS = 200;
@@ -106,6 +108,64 @@ export interface RangedDownloadOptions {
    * closes, so their lengths would not check out (code 38). Default `false`.
    */
   pipe?: boolean;
+}
+
+/** What {@linkcode pinnedDownload} needs. */
+export interface PinnedDownloadOptions {
+  /** The local file to write. */
+  localPath: string;
+  /**
+   * The answer to a GET of the first `partSize` bytes (`Range: bytes=0-…`),
+   * or of the whole object when it is empty (byte 0 of nothing is 416):
+   * its `Content-Range` (else `Content-Length`) gives the size, its `ETag`
+   * the version every other range is pinned to.
+   */
+  first: Response;
+  /** The part size, as for {@linkcode rangedDownload}. */
+  partSize: number;
+  /** The most bodies in flight, as for {@linkcode rangedDownload}. */
+  concurrency: number;
+  /**
+   * GET `range` (`bytes=a-b`) with `If-Match: etag` when there is an ETag;
+   * resolves with the answer (a failure throws the backend's own error).
+   */
+  get(range: string, etag: string | undefined, signal: AbortSignal): Promise<Response>;
+  /** The operation's context, as for {@linkcode rangedDownload}. */
+  ctx?: OperationContext;
+  /** What is downloaded, for the error when the answer has no length; default "the object". */
+  what?: string;
+}
+
+/**
+ * Download an HTTP object (S3, Azure) whose first bytes already came in
+ * `first`: the rest as ranges pinned to `first`'s ETag, written in parallel
+ * through {@linkcode rangedDownload} (`pipe`: `fetch` answers). An answer
+ * that gives no length is code 50 (retried); any other failure is thrown
+ * as {@linkcode rangedDownload} throws it, for the backend to map.
+ */
+export async function pinnedDownload(options: PinnedDownloadOptions): Promise<void> {
+  const { first, ctx } = options;
+  const length = Number(first.headers.get("content-length") ?? NaN);
+  const size = contentRangeTotal(first.headers.get("content-range")) ?? length;
+  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(length)) {
+    await first.body?.cancel().catch(() => {});
+    throw new BackendError(`the server sent no length for ${options.what ?? "the object"}`, {
+      code: ErrorCode.backend_error,
+    });
+  }
+  const etag = first.headers.get("etag") ?? undefined;
+  await rangedDownload({
+    localPath: options.localPath,
+    size,
+    // "bytes 0-0/0" (s3rver's answer for an empty object) promises a byte it cannot send.
+    first: { body: first.body, length: size === 0 ? 0 : length },
+    partSize: options.partSize,
+    concurrency: options.concurrency,
+    pipe: true, // fetch answers: Deno pipes them into the file without JavaScript
+    fetchRange: async (offset, length, signal) =>
+      (await options.get(`bytes=${offset}-${offset + length - 1}`, etag, signal)).body,
+    ...(ctx ? { ctx } : {}),
+  });
 }
 
 /** One byte range still to fetch, or the first answer's body. */
@@ -173,14 +233,14 @@ export async function rangedDownload(options: RangedDownloadOptions): Promise<vo
         body = await options.fetchRange(piece.offset, piece.length, stop.signal);
       }
       if (options.pipe) {
-        await pipeToFile(body ?? emptyBody(), localPath, piece.offset, piece.length, {
+        await pipeToFile(body ?? emptyStream(), localPath, piece.offset, piece.length, {
           signal: stop.signal,
           every: progressEvery(ctx?.timeout),
           ...(ctx ? { progress: (n: number) => ctx.progress(n) } : {}),
         });
         return;
       }
-      await writeStreamToFile(body ?? emptyBody(), localPath, {
+      await writeStreamToFile(body ?? emptyStream(), localPath, {
         offset: piece.offset,
         length: piece.length,
         signal: stop.signal,
@@ -280,8 +340,4 @@ async function pipeToFile(
 /** How often to report progress: at most every 200 ms, and four times per `timeout`. */
 function progressEvery(timeout: number | undefined): number {
   return timeout ? Math.max(10, Math.min(PROGRESS_MS, Math.floor(timeout / 4))) : PROGRESS_MS;
-}
-
-function emptyBody(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
 }

@@ -116,7 +116,7 @@ export async function openReadStream(
     // Still ask, so a missing name is 52; then give nothing.
     const s = await openAt(offset, 0);
     await s.cancel().catch(() => {});
-    return new ReadableStream({ start: (c) => c.close() });
+    return emptyStream();
   }
   let source = (await openAt(offset, length)).getReader();
   let got = 0;
@@ -344,4 +344,46 @@ async function spoolAndPut(
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** A stream that ends at once, with no bytes. */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+}
+
+/**
+ * The bytes of `body` from `skip` on, at most `length` of them (to its end
+ * when `length` is undefined), for a server that sent more than the range
+ * asked; once they are out, the rest of `body` is cancelled, never read.
+ */
+export function sliceStream(
+  body: ReadableStream<Uint8Array>,
+  skip: number,
+  length: number | undefined,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let toSkip = skip;
+  let left = length ?? Infinity;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      while (true) {
+        if (left <= 0) {
+          await reader.cancel().catch(() => {});
+          return controller.close();
+        }
+        const r = await reader.read();
+        if (r.done) return controller.close();
+        let chunk = r.value;
+        if (toSkip >= chunk.byteLength) {
+          toSkip -= chunk.byteLength;
+          continue;
+        }
+        chunk = chunk.subarray(toSkip, toSkip + Math.min(left, chunk.byteLength - toSkip));
+        toSkip = 0;
+        left -= chunk.byteLength;
+        return controller.enqueue(chunk);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
 }

@@ -8,6 +8,7 @@
 import { join } from "node:path";
 import type { Backend } from "../core/backend.ts";
 import { BackendError, reasonOf } from "../core/errors.ts";
+import { readFull } from "../core/local_file.ts";
 import type { ParsedUrl } from "../core/url.ts";
 import type { BackendWrapper } from "../core/wrapper.ts";
 import type { GetBackendOptions } from "../registry.ts";
@@ -113,17 +114,6 @@ export async function sameFile(a: string, b: string): Promise<boolean> {
     fa.close();
     fb.close();
   }
-}
-
-/** Fill `buf` from `f` as far as the file goes; returns the bytes read. */
-export async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
-  let off = 0;
-  while (off < buf.length) {
-    const n = await f.read(buf.subarray(off));
-    if (n === null) break;
-    off += n;
-  }
-  return off;
 }
 
 /** Put `text` under `name`; returns the local source path. */

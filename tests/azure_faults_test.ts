@@ -11,15 +11,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BlobServiceClient } from "@azure/storage-blob";
-import { type BackendError, ErrorCode, getBackend, type GetBackendOptions } from "../mod.ts";
-import { expectCode, randomFile } from "./_helpers.ts";
+import { ErrorCode, getBackend, type GetBackendOptions } from "../mod.ts";
 import {
-  type Azurite,
-  AZURITE_ACCOUNT,
-  AZURITE_KEY,
-  haveAzurite,
-  startAzurite,
-} from "./servers/azurite.ts";
+  expectCode,
+  expectCodeTimed,
+  fakeListener,
+  greetingListener,
+  randomFile,
+  withTempDir,
+} from "./_helpers.ts";
+import { accountAt, haveAzurite, withAzurite } from "./servers/azurite.ts";
 
 const AZURITE = haveAzurite();
 
@@ -28,60 +29,16 @@ const FAST: GetBackendOptions = { minTimeout: 1, maxTimeout: 5, sleep: () => Pro
 
 /** Credentials for an endpoint on 127.0.0.1 (the development account). */
 function at(port: number, scheme = "http", extra: GetBackendOptions = {}): GetBackendOptions {
-  return {
-    ...FAST,
-    accountName: AZURITE_ACCOUNT,
-    accountKey: AZURITE_KEY,
-    endpoint: `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
-    ...extra,
-  };
+  return { ...FAST, ...accountAt(port, scheme), ...extra };
 }
 
-async function withAzurite(fn: (az: Azurite, tmp: string) => Promise<void>): Promise<void> {
-  const az = await startAzurite();
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-faults-" });
-  try {
-    await fn(az, tmp);
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    await az.stop();
-  }
-}
-
-/** Run `fn`, expect code `code`, and return the error and the milliseconds it took. */
-async function timed(fn: () => Promise<unknown>, code: number): Promise<[BackendError, number]> {
-  const t0 = performance.now();
-  const err = await expectCode(fn, code);
-  return [err, performance.now() - t0];
-}
-
-/** A TCP listener on 127.0.0.1 that does `onConn` with each connection; closed by `close()`. */
-function listener(onConn: (conn: Deno.Conn) => void): { port: number; close(): void } {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    try {
-      for await (const c of l) {
-        conns.push(c);
-        onConn(c);
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    port: (l.addr as Deno.NetAddr).port,
-    close() {
-      l.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed already
-        }
-      }
-    },
-  };
+/** Run `fn` with a scratch folder holding `small`, a one-byte file. */
+function withSmallFile(fn: (tmp: string, small: string) => Promise<void>): Promise<void> {
+  return withTempDir(async (tmp) => {
+    const small = join(tmp, "small");
+    await Deno.writeTextFile(small, "x");
+    await fn(tmp, small);
+  }, "stowage-azure-faults-");
 }
 
 /** The operations of a store, each on a fresh name, as calls. */
@@ -106,40 +63,27 @@ function everyOperation(
 }
 
 Deno.test("a server that never answers: every operation gives up with 57 within timeout + 1 s", async () => {
-  const hole = listener(() => {}); // accepts, reads nothing, answers nothing
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-faults-" });
-  try {
-    const small = join(tmp, "small");
+  await using hole = fakeListener(); // accepts, reads nothing, answers nothing
+  await withSmallFile(async (tmp, small) => {
     const big = join(tmp, "big");
-    await Deno.writeTextFile(small, "x");
     await randomFile(big, 200_000);
     await using store = await getBackend(
       "azure://blackhole/dir",
       at(hole.port, "http", { timeout: 300, maxAttempts: 1, blockSize: "64K" }),
     );
     for (const [what, call] of everyOperation(store, small, big, tmp)) {
-      const [err, ms] = await timed(call, ErrorCode.backend_timeout);
+      const [err, ms] = await expectCodeTimed(call, ErrorCode.backend_timeout);
       assert.ok(ms < 1300, `${what} gave up after ${ms.toFixed(0)} ms: ${err.message}`);
     }
-  } finally {
-    hole.close();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a server that speaks SSH fails at once with 38 quoting its greeting", async () => {
-  const ssh = listener((c) => {
-    c.write(new TextEncoder().encode("SSH-2.0-OpenSSH_9.2\r\n")).catch(() => {});
-  });
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-faults-" });
-  try {
-    const small = join(tmp, "small");
-    await Deno.writeTextFile(small, "x");
+  await using ssh = greetingListener("SSH-2.0-OpenSSH_9.2\r\n");
+  await withSmallFile(async (tmp, small) => {
     await using store = await getBackend(
       "azure://wrongproto",
-      at(ssh.port, "http", {
-        maxAttempts: 2,
-      }),
+      at(ssh.port, "http", { maxAttempts: 2 }),
     );
     const calls: [string, () => Promise<unknown>][] = [
       ["list", () => store.list()],
@@ -151,14 +95,11 @@ Deno.test("a server that speaks SSH fails at once with 38 quoting its greeting",
       ["delete", () => store.delete("d")],
     ];
     for (const [what, call] of calls) {
-      const [err, ms] = await timed(call, ErrorCode.connection_failed);
+      const [err, ms] = await expectCodeTimed(call, ErrorCode.connection_failed);
       assert.match(err.message, /does not speak HTTP.*SSH-2\.0-OpenSSH_9\.2/, what);
       assert.ok(ms < 3000, `${what} took ${ms.toFixed(0)} ms`);
     }
-  } finally {
-    ssh.close();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test({
@@ -185,14 +126,11 @@ Deno.test({
 
 Deno.test("a name too long for Azure is code 59 before any request, naming only that name", async () => {
   let connections = 0;
-  const nobody = listener((c) => {
+  await using nobody = fakeListener((c) => {
     connections++;
     c.close();
   });
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-faults-" });
-  try {
-    const small = join(tmp, "small");
-    await Deno.writeTextFile(small, "x");
+  await withSmallFile(async (tmp, small) => {
     await using store = await getBackend("azure://names/some/folder", at(nobody.port));
     const long = "n".repeat(1020); // 1,032 characters with "some/folder/"
     for (
@@ -211,25 +149,22 @@ Deno.test("a name too long for Azure is code 59 before any request, naming only 
       assert.doesNotMatch(err.message, /some\/folder\/n/);
     }
     assert.equal(connections, 0);
-  } finally {
-    nobody.close();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test("a server that refuses a name as out of range (400) is code 59, not retried", async () => {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    await req.body?.cancel();
-    return new Response(
-      '<?xml version="1.0"?><Error><Code>OutOfRangeInput</Code>' +
-        "<Message>One of the request inputs is out of range.</Message></Error>",
-      { status: 400, headers: { "x-ms-error-code": "OutOfRangeInput" } },
-    );
-  });
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-faults-" });
-  try {
-    const small = join(tmp, "small");
-    await Deno.writeTextFile(small, "x");
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      await req.body?.cancel();
+      return new Response(
+        '<?xml version="1.0"?><Error><Code>OutOfRangeInput</Code>' +
+          "<Message>One of the request inputs is out of range.</Message></Error>",
+        { status: 400, headers: { "x-ms-error-code": "OutOfRangeInput" } },
+      );
+    },
+  );
+  await withSmallFile(async (tmp, small) => {
     await using store = await getBackend(
       "azure://ranges/dir",
       at(server.addr.port, "http", { maxAttempts: 5 }),
@@ -248,10 +183,7 @@ Deno.test("a server that refuses a name as out of range (400) is code 59, not re
       assert.match(err.message, /"long-name"/);
       assert.match(err.message, /out of range/);
     }
-  } finally {
-    await server.shutdown();
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test({

@@ -19,13 +19,24 @@ import type { OperationContext } from "../core/backend.ts";
 import { testConformance } from "../testing/mod.ts";
 import { AzureBackend, type AzureOptions } from "../backends/azure/mod.ts";
 import { ParsedUrl } from "../core/url.ts";
-import { freePort, requireProgram, run } from "./servers/common.ts";
 import {
+  expectCode,
+  type FakeListener,
+  fakeListener,
+  randomFile,
+  textFile,
+  withTempDir,
+} from "./_helpers.ts";
+import { freePort, requireProgram } from "./servers/common.ts";
+import { makeTestCertificates } from "./servers/tls.ts";
+import {
+  accountAt,
   type Azurite,
   AZURITE_ACCOUNT,
   AZURITE_KEY,
   haveAzurite,
   startAzurite,
+  withAzurite,
 } from "./servers/azurite.ts";
 
 const available = (() => {
@@ -52,15 +63,47 @@ function fast(extra: GetBackendOptions = {}): GetBackendOptions {
   return { minTimeout: 1, maxTimeout: 5, sleep: () => Promise.resolve(), ...extra };
 }
 
-async function withAzurite(fn: (az: Azurite, tmp: string) => Promise<void>): Promise<void> {
-  const az = await startAzurite();
-  const tmp = await Deno.makeTempDir({ prefix: "stowage-azure-test-" });
-  try {
-    await fn(az, tmp);
-  } finally {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    await az.stop();
-  }
+/** A store on `azure://path` of Azurite `az`, with {@linkcode fast} settings and `extra`. */
+function open(az: Azurite, path: string, extra: GetBackendOptions = {}) {
+  return getBackend(`azure://${path}`, fast({ connectionString: az.connectionString, ...extra }));
+}
+
+/** Settings for Azurite `az` with 64 KiB blocks, `concurrency` at once. */
+function smallBlocks(az: Azurite, concurrency: number): GetBackendOptions {
+  return fast({ connectionString: az.connectionString, blockSize: "64K", concurrency });
+}
+
+/** A store on `url` whose operations abort themselves at their first progress report. */
+function selfAborting(url: string, options: GetBackendOptions) {
+  const ac = new AbortController();
+  return getBackend(url, {
+    ...options,
+    maxAttempts: 1,
+    signal: ac.signal,
+    onProgress: () => ac.abort(),
+  });
+}
+
+/** A SAS for the development account, valid for an hour (a container's, or with `blobName` a blob's). */
+function sasToken(
+  options: { containerName: string; blobName?: string; permissions: string },
+): string {
+  const { permissions, ...target } = options;
+  return generateBlobSASQueryParameters({
+    ...target,
+    permissions: target.blobName
+      ? BlobSASPermissions.parse(permissions)
+      : ContainerSASPermissions.parse(permissions),
+    expiresOn: new Date(Date.now() + 3600_000),
+  }, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).toString();
+}
+
+/** A `sleep` option that records each wait in `delays` and does not wait. */
+function recordSleep(delays: number[]): (ms: number) => Promise<void> {
+  return (ms) => {
+    delays.push(ms);
+    return Promise.resolve();
+  };
 }
 
 /** A raw SDK client for checks the store does not expose (tier, properties). */
@@ -68,22 +111,6 @@ function sdk(az: Azurite): BlobServiceClient {
   return BlobServiceClient.fromConnectionString(az.connectionString, {
     retryOptions: { maxTries: 1 },
   });
-}
-
-async function rejects(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    return err;
-  }
-  throw new Error("expected the call to fail, but it succeeded");
-}
-
-async function writeBytes(path: string, size: number): Promise<void> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) crypto.getRandomValues(data.subarray(i, i + 65536));
-  await Deno.writeFile(path, data);
 }
 
 Deno.test({
@@ -111,16 +138,16 @@ Deno.test({
 Deno.test("a bad container name is refused with code 23 before any I/O", async () => {
   const bad = ["ab", "a".repeat(64), "Upper", "a--b", "-ab", "ab-", "a_b", "a.b"];
   for (const name of bad) {
-    const err = await rejects(
+    const err = await expectCode(
       getBackend(`azure://${name}/x`, { connectionString: "UseDevelopmentStorage=true" }),
+      ErrorCode.user_error,
     );
-    assert.equal(err.code, ErrorCode.user_error, name);
     assert.match(err.message, /container/, name);
   }
-  const err = await rejects(
+  await expectCode(
     getBackend("azure://", { connectionString: "UseDevelopmentStorage=true" }),
+    ErrorCode.user_error,
   );
-  assert.equal(err.code, ErrorCode.user_error);
   // Valid ones parse, and the prefix is normalised to end with "/".
   const b = new AzureBackend(new ParsedUrl("azure://a-1b/x//y/"), {
     connectionString: "UseDevelopmentStorage=true",
@@ -135,24 +162,18 @@ Deno.test("a bad container name is refused with code 23 before any I/O", async (
 
 Deno.test("a misspelled option (blocksize) is refused with code 23 before any request", async () => {
   // Whatever would be sent goes to this listener; it must see no connection.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   let connections = 0;
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      connections++;
-      conn.close();
-    }
-  })().catch(() => {});
+  const listener = fakeListener((conn) => {
+    connections++;
+    conn.close();
+  });
   try {
     const options: GetBackendOptions = {
-      accountName: AZURITE_ACCOUNT,
-      accountKey: AZURITE_KEY,
-      endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/${AZURITE_ACCOUNT}`,
+      ...accountAt(listener.port),
       blocksize: "64K",
       maxAttempts: 1,
     };
-    const err = await rejects(getBackend("azure://typo/p", options));
-    assert.equal(err.code, ErrorCode.user_error, err.message);
+    const err = await expectCode(getBackend("azure://typo/p", options), ErrorCode.user_error);
     assert.match(err.message, /"blocksize"/);
     assert.match(err.message, /did you mean "blockSize"\?/);
     assert.ok(!err.message.includes(AZURITE_KEY));
@@ -161,8 +182,7 @@ Deno.test("a misspelled option (blocksize) is refused with code 23 before any re
       (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
     );
   } finally {
-    listener.close();
-    await accepting;
+    await listener.close();
   }
   assert.equal(connections, 0, "nothing was sent");
 });
@@ -171,20 +191,20 @@ Deno.test({
   name: "missing credentials are refused with code 23 naming what to set",
   ignore: AZURE_ENV.some((n) => Deno.env.get(n)),
   async fn() {
-    const err = await rejects(getBackend("azure://backups"));
-    assert.equal(err.code, ErrorCode.user_error);
+    const err = await expectCode(getBackend("azure://backups"), ErrorCode.user_error);
     assert.match(err.message, /AZURE_CONNECTION_STRING/);
     assert.match(err.message, /AZURE_STORAGE_ACCOUNT/);
-    const noAccount = await rejects(getBackend("azure://backups", { accountKey: "c2VjcmV0" }));
-    assert.equal(noAccount.code, ErrorCode.user_error);
+    const noAccount = await expectCode(
+      getBackend("azure://backups", { accountKey: "c2VjcmV0" }),
+      ErrorCode.user_error,
+    );
     assert.doesNotMatch(noAccount.message, /c2VjcmV0/);
     // Untyped, as from the command line (-o tier=Frozen).
     const frozen: GetBackendOptions = {
       connectionString: "UseDevelopmentStorage=true",
       tier: "Frozen",
     };
-    const badTier = await rejects(getBackend("azure://backups", frozen));
-    assert.equal(badTier.code, ErrorCode.user_error);
+    await expectCode(getBackend("azure://backups", frozen), ErrorCode.user_error);
   },
 });
 
@@ -203,16 +223,14 @@ Deno.test({
           maxAttempts: 5,
         }),
       );
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "x");
+      const src = await textFile(tmp, "f");
       const calls = [
         () => store.put(src, "f"),
         () => store.list(),
         () => store.get("f", join(tmp, "g")),
       ];
       for (const call of calls) {
-        const err = await rejects(call());
-        assert.equal(err.code, ErrorCode.backend_permission_denied, err.message);
+        const err = await expectCode(call(), ErrorCode.backend_permission_denied);
         assert.equal(err.attempts ?? 1, 1);
         assert.ok(!err.message.includes(wrongKey));
       }
@@ -238,17 +256,12 @@ Deno.test({
   async fn() {
     await withAzurite(async (az, tmp) => {
       await sdk(az).getContainerClient("sas").create();
-      const sas = generateBlobSASQueryParameters({
-        containerName: "sas",
-        permissions: ContainerSASPermissions.parse("racwdl"),
-        expiresOn: new Date(Date.now() + 3600_000),
-      }, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).toString();
+      const sas = sasToken({ containerName: "sas", permissions: "racwdl" });
       await using store = await getBackend(
         "azure://sas/p",
         fast({ sasToken: `?${sas}`, endpoint: az.endpoint }),
       );
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "hello");
+      const src = await textFile(tmp, "f", "hello");
       await store.put(src, "a");
       await store.put(src, "b");
       assert.deepEqual((await store.list()).sort(), ["a", "b"]);
@@ -266,8 +279,7 @@ Deno.test({
         "azure://sas/p",
         fast({ sasToken: sas.replace(/sig=[^&]+/, "sig=AAAA"), endpoint: az.endpoint }),
       );
-      const denied = await rejects(bad.list());
-      assert.equal(denied.code, ErrorCode.backend_permission_denied);
+      const denied = await expectCode(bad.list(), ErrorCode.backend_permission_denied);
       assert.ok(!denied.message.includes("AAAA"));
     });
   },
@@ -282,8 +294,7 @@ Deno.test({
       await using store = await getBackend("azure://pages/dir", opts);
       await using deeper = await getBackend("azure://pages/dir/sub", opts);
       await using other = await getBackend("azure://pages/dirx", opts);
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "x");
+      const src = await textFile(tmp, "f");
       const names = Array.from({ length: 8 }, (_, i) => `n${i}`);
       for (const n of names) await store.put(src, n);
       await deeper.put(src, "nested");
@@ -311,12 +322,10 @@ Deno.test({
     await withAzurite(async (az, tmp) => {
       const opts = fast({ connectionString: az.connectionString, maxAttempts: 5 });
       await using missing = await getBackend("azure://no-such-container/dir", opts);
-      const err = await rejects(missing.list());
-      assert.equal(err.code, ErrorCode.backend_not_found, err.message);
+      const err = await expectCode(missing.list(), ErrorCode.backend_not_found);
       assert.equal(err.attempts ?? 1, 1);
       assert.match(err.message, /container "no-such-container" does not exist/);
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "x");
+      const src = await textFile(tmp, "f");
       await missing.put(src, "first");
       assert.deepEqual(await missing.list(), ["first"]);
       // A streamed write creates it too.
@@ -332,18 +341,10 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      await using store = await getBackend(
-        "azure://tiers",
-        fast({
-          connectionString: az.connectionString,
-          tier: "cool",
-          blockSize: "64K",
-        }),
-      );
-      const small = join(tmp, "small");
+      await using store = await open(az, "tiers", { tier: "cool", blockSize: "64K" });
+      const small = await textFile(tmp, "small");
       const large = join(tmp, "large");
-      await Deno.writeTextFile(small, "x");
-      await writeBytes(large, 300 * 1024);
+      await randomFile(large, 300 * 1024);
       await store.put(small, "small");
       await store.put(large, "large");
       const c = sdk(az).getContainerClient("tiers");
@@ -362,27 +363,15 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      const opts = fast({
-        connectionString: az.connectionString,
-        blockSize: "64K",
-        concurrency: 2,
-      });
+      const opts = smallBlocks(az, 2);
       await using store = await getBackend("azure://aborts", opts);
       const big = join(tmp, "big");
-      await writeBytes(big, 1024 * 1024);
-      const old = join(tmp, "old");
-      await Deno.writeTextFile(old, "old content");
+      await randomFile(big, 1024 * 1024);
+      const old = await textFile(tmp, "old", "old content");
       await store.put(old, "kept");
       for (const name of ["fresh", "kept"]) {
-        const ac = new AbortController();
-        await using aborting = await getBackend("azure://aborts", {
-          ...opts,
-          maxAttempts: 1,
-          signal: ac.signal,
-          onProgress: () => ac.abort(),
-        });
-        const err = await rejects(aborting.put(big, name));
-        assert.equal(err.code, ErrorCode.backend_aborted);
+        await using aborting = await selfAborting("azure://aborts", opts);
+        await expectCode(aborting.put(big, name), ErrorCode.backend_aborted);
       }
       assert.deepEqual(await store.list(), ["kept"]);
       await store.get("kept", join(tmp, "back"));
@@ -398,15 +387,11 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      await using store = await getBackend(
-        "azure://missing",
-        fast({
-          connectionString: az.connectionString,
-          maxAttempts: 5,
-        }),
+      await using store = await open(az, "missing", { maxAttempts: 5 });
+      const err = await expectCode(
+        store.get("nope", join(tmp, "nope")),
+        ErrorCode.backend_not_found,
       );
-      const err = await rejects(store.get("nope", join(tmp, "nope")));
-      assert.equal(err.code, ErrorCode.backend_not_found);
       assert.equal(err.attempts ?? 1, 1);
     });
   },
@@ -417,21 +402,12 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      const opts = fast({
-        connectionString: az.connectionString,
-        blockSize: "64K",
-        concurrency: 1,
-      });
+      const opts = smallBlocks(az, 1);
       await using store = await getBackend("azure://pinned", opts);
       const src = join(tmp, "src");
-      await writeBytes(src, 512 * 1024);
+      await randomFile(src, 512 * 1024);
       await store.put(src, "f");
-      const sas = generateBlobSASQueryParameters({
-        containerName: "pinned",
-        blobName: "f",
-        permissions: BlobSASPermissions.parse("cw"),
-        expiresOn: new Date(Date.now() + 3600_000),
-      }, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).toString();
+      const sas = sasToken({ containerName: "pinned", blobName: "f", permissions: "cw" });
       let replaced = false;
       const ctx: OperationContext = {
         signal: new AbortController().signal,
@@ -454,8 +430,10 @@ Deno.test({
           assert.ok(out.success, new TextDecoder().decode(out.stderr));
         },
       };
-      const err = await rejects(store.backend._get("f", join(tmp, "got"), ctx));
-      assert.equal(err.code, ErrorCode.backend_error, err.message);
+      const err = await expectCode(
+        store.backend._get("f", join(tmp, "got"), ctx),
+        ErrorCode.backend_error,
+      );
       assert.match(err.message, /changed/);
       // The next attempt reads the new version whole.
       await store.get("f", join(tmp, "got"));
@@ -463,16 +441,11 @@ Deno.test({
       assert.equal(got.length, 300 * 1024);
       assert.ok(got.every((b) => b === 7));
       // An abort during a ranged get ends every range with code 61.
-      const ac = new AbortController();
-      await using aborting = await getBackend("azure://pinned", {
-        ...opts,
-        concurrency: 3,
-        maxAttempts: 1,
-        signal: ac.signal,
-        onProgress: () => ac.abort(),
-      });
-      const aborted = await rejects(aborting.get("f", join(tmp, "aborted")));
-      assert.equal(aborted.code, ErrorCode.backend_aborted, aborted.message);
+      await using aborting = await selfAborting("azure://pinned", { ...opts, concurrency: 3 });
+      await expectCode(
+        aborting.get("f", join(tmp, "aborted")),
+        ErrorCode.backend_aborted,
+      );
     });
   },
 });
@@ -482,12 +455,8 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      await using store = await getBackend(
-        "azure://batch/x",
-        fast({ connectionString: az.connectionString }),
-      );
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "x");
+      await using store = await open(az, "batch/x");
+      const src = await textFile(tmp, "f");
       const names = Array.from({ length: 300 }, (_, i) => `b${String(i).padStart(3, "0")} #?%`);
       let next = 0;
       await Promise.all(Array.from({ length: 8 }, async () => {
@@ -497,13 +466,7 @@ Deno.test({
       await store.backend._deleteList!([...names.slice(0, 150), "missing-1", ...names.slice(150)]);
       assert.deepEqual(await store.list(), []);
       // Without batches: parallel single deletes.
-      await using single = await getBackend(
-        "azure://batch/x",
-        fast({
-          connectionString: az.connectionString,
-          batchDelete: "false",
-        }),
-      );
+      await using single = await open(az, "batch/x", { batchDelete: "false" });
       for (const n of names.slice(0, 20)) await single.put(src, n);
       await single.backend._deleteList!(["missing-2", ...names.slice(0, 20)]);
       assert.deepEqual(await single.list(), []);
@@ -516,30 +479,19 @@ Deno.test({
   ignore: !available,
   async fn() {
     await withAzurite(async (az, tmp) => {
-      await using store = await getBackend(
-        "azure://snaps",
-        fast({ connectionString: az.connectionString }),
-      );
-      const src = join(tmp, "f");
-      await Deno.writeTextFile(src, "x");
+      await using store = await open(az, "snaps");
+      const src = await textFile(tmp, "f");
       await store.put(src, "snapped");
       await store.put(src, "plain");
       await sdk(az).getContainerClient("snaps").getBlobClient("snapped").createSnapshot();
       for (
         const call of [() => store.delete("snapped"), () => store.delete(["plain", "snapped"])]
       ) {
-        const err = await rejects(call());
-        assert.equal(err.code, ErrorCode.user_error, err.message);
+        const err = await expectCode(call(), ErrorCode.user_error);
         assert.match(err.message, /deleteSnapshots=true/);
       }
       assert.deepEqual(await store.list(), ["snapped"]);
-      await using purge = await getBackend(
-        "azure://snaps",
-        fast({
-          connectionString: az.connectionString,
-          deleteSnapshots: "true",
-        }),
-      );
+      await using purge = await open(az, "snaps", { deleteSnapshots: "true" });
       await purge.delete(["snapped"]);
       assert.deepEqual(await purge.list(), []);
     });
@@ -550,29 +502,19 @@ Deno.test("a refused connection is retried (code 38) and its message shows no SA
   const port = freePort();
   const delays: number[] = [];
   await using store = await getBackend("azure://refused", {
-    accountName: AZURITE_ACCOUNT,
-    accountKey: AZURITE_KEY,
-    endpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+    ...accountAt(port),
     maxAttempts: 3,
-    sleep: (ms: number) => {
-      delays.push(ms);
-      return Promise.resolve();
-    },
+    sleep: recordSleep(delays),
   });
-  const err = await rejects(store.list());
-  assert.equal(err.code, ErrorCode.connection_failed, err.message);
+  const err = await expectCode(store.list(), ErrorCode.connection_failed);
   assert.equal(err.attempts, 3);
   assert.equal(delays.length, 2);
   // Downloads use a locally signed SAS URL: the failure never shows it.
-  const tmp = await Deno.makeTempDir();
-  try {
-    const getErr = await rejects(store.get("f", join(tmp, "f")));
-    assert.equal(getErr.code, ErrorCode.connection_failed, getErr.message);
+  await withTempDir(async (tmp) => {
+    const getErr = await expectCode(store.get("f", join(tmp, "f")), ErrorCode.connection_failed);
     assert.equal(getErr.attempts, 3);
     assert.doesNotMatch(getErr.message, /sig=|127\.0\.0\.1:\d+\/devstoreaccount1\/refused/);
-  } finally {
-    await Deno.remove(tmp, { recursive: true });
-  }
+  });
 });
 
 Deno.test({
@@ -587,16 +529,11 @@ Deno.test({
       try {
         const delays: number[] = [];
         await using store = await getBackend("azure://retry-after", {
-          accountName: AZURITE_ACCOUNT,
-          accountKey: AZURITE_KEY,
-          endpoint: `http://127.0.0.1:${proxy.port}/${AZURITE_ACCOUNT}`,
+          ...accountAt(proxy.port),
           maxAttempts: 3,
           minTimeout: 10,
           staleAfter: 0,
-          sleep: (ms: number) => {
-            delays.push(ms);
-            return Promise.resolve();
-          },
+          sleep: recordSleep(delays),
         });
         const waited = (n: number) => {
           assert.equal(proxy.faults(), n);
@@ -630,106 +567,73 @@ Deno.test({
   name: "an untrusted TLS certificate fails with code 60 after one attempt, for every operation",
   ignore: !requireProgram("openssl", "openssl"),
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "stowage-azure-tls-" });
-    const server = await (async () => {
-      await run("openssl", [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ]);
-      return Deno.serve({
+    await withTempDir(async (dir) => {
+      // A certificate signed by a test CA nobody trusts.
+      const certs = await makeTestCertificates(dir);
+      await using server = Deno.serve({
         hostname: "127.0.0.1",
         port: 0,
-        cert: await Deno.readTextFile(join(dir, "cert.pem")),
-        key: await Deno.readTextFile(join(dir, "key.pem")),
+        cert: await Deno.readTextFile(certs.cert),
+        key: await Deno.readTextFile(certs.key),
         onListen() {},
         onError: () => new Response("error", { status: 500 }),
       }, () => new Response("<EnumerationResults/>", { status: 200 }));
-    })();
-    try {
       await using store = await getBackend(
         "azure://tls",
         fast({
-          accountName: AZURITE_ACCOUNT,
-          accountKey: AZURITE_KEY,
-          endpoint: `https://127.0.0.1:${server.addr.port}/${AZURITE_ACCOUNT}`,
+          ...accountAt(server.addr.port, "https"),
           maxAttempts: 4,
         }),
       );
-      await Deno.writeTextFile(join(dir, "src"), "x");
+      const src = await textFile(dir, "src");
       const calls = [
         () => store.list(), // fetch
         () => store.get("f", join(dir, "f")), // fetch
-        () => store.put(join(dir, "src"), "f"), // the HTTP/1.1 upload client
+        () => store.put(src, "f"), // the HTTP/1.1 upload client
         () => store.queryInfo("f"), // fetch (HEAD)
         () => store.delete(["f", "g"]), // the SDK over node:https (Blob Batch)
       ];
       for (const call of calls) {
-        const err = await rejects(call());
-        assert.equal(err.code, ErrorCode.backend_untrusted_host, err.message);
+        const err = await expectCode(call(), ErrorCode.backend_untrusted_host);
         assert.equal(err.attempts ?? 1, 1);
       }
-    } finally {
-      await server.shutdown();
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, "stowage-azure-tls-");
   },
 });
 
 /**
  * A loopback TCP proxy in front of Azurite: the first connection gets
- * `503 Retry-After: 2` to its first request; every later one is forwarded.
+ * `503 Retry-After: 2` to its first request (again after `arm()`); every
+ * other one is forwarded.
  */
-function faultProxy(
-  target: number,
-): { port: number; faults(): number; arm(): void; close(): Promise<void> } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tasks: Promise<void>[] = [];
-  const conns = new Set<Deno.Conn>();
+function faultProxy(target: number): FakeListener & { faults(): number; arm(): void } {
   let faults = 0;
   let armed = true;
-  const handle = async (conn: Deno.Conn): Promise<void> => {
-    conns.add(conn);
-    try {
-      if (armed) {
-        armed = false;
-        faults++;
-        const buf = new Uint8Array(65536);
-        let head = "";
-        for (let i = 0; i < 100 && !head.includes("\r\n\r\n"); i++) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          head += new TextDecoder().decode(buf.subarray(0, n));
-        }
-        await conn.write(new TextEncoder().encode(
-          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        ));
-        return;
+  const listener = fakeListener(async (conn) => {
+    if (armed) {
+      armed = false;
+      faults++;
+      const buf = new Uint8Array(65536);
+      let head = "";
+      for (let i = 0; i < 100 && !head.includes("\r\n\r\n"); i++) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        head += new TextDecoder().decode(buf.subarray(0, n));
       }
-      const up = await Deno.connect({ hostname: "127.0.0.1", port: target });
-      conns.add(up);
+      await conn.write(new TextEncoder().encode(
+        "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+      ));
+      conn.close();
+      return;
+    }
+    const up = await Deno.connect({ hostname: "127.0.0.1", port: target });
+    try {
       await Promise.allSettled([
         conn.readable.pipeTo(up.writable),
         up.readable.pipeTo(conn.writable),
       ]);
-    } catch {
-      // the client went away
     } finally {
-      for (const c of [conn]) {
+      for (const c of [conn, up]) {
         try {
           c.close();
         } catch {
@@ -737,31 +641,12 @@ function faultProxy(
         }
       }
     }
-  };
-  const accepting = (async () => {
-    try {
-      for await (const conn of listener) tasks.push(handle(conn));
-    } catch {
-      // closed
-    }
-  })();
+  });
   return {
-    port: (listener.addr as Deno.NetAddr).port,
+    ...listener,
     faults: () => faults,
     arm: () => {
       armed = true;
-    },
-    async close() {
-      listener.close();
-      await accepting;
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // already closed
-        }
-      }
-      await Promise.allSettled(tasks);
     },
   };
 }

@@ -14,7 +14,7 @@ import { FTPError } from "basic-ftp";
 import { FTP_OPTIONS, FtpBackend } from "../backends/ftp/mod.ts";
 import { toBackendError } from "../backends/ftp/error.ts";
 import { testConformance } from "../testing/mod.ts";
-import { expectCode } from "./_helpers.ts";
+import { expectCode, fakeListener, rejection, withTempDir } from "./_helpers.ts";
 import { canRunVsftpd, FTP_PASSWORD, startVsftpd, type VsftpdServer } from "./servers/vsftpd.ts";
 
 const ok = canRunVsftpd();
@@ -34,23 +34,8 @@ async function withServer(
   }
 }
 
-async function scratch(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "stowage-ftp-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    return err;
-  }
-  throw new Error("expected the call to fail");
+function scratch(fn: (dir: string) => Promise<void>): Promise<void> {
+  return withTempDir(fn, "stowage-ftp-test-");
 }
 
 /** put, list, get and delete one small file; returns what came back. */
@@ -368,39 +353,11 @@ async function readLine(conn: Deno.Conn): Promise<string | null> {
   return line.slice(0, -2);
 }
 
-/** A TCP listener on 127.0.0.1 that runs `serve` for each connection; `close()` ends it all. */
-function fakeServer(serve: (conn: Deno.Conn) => Promise<void>): AsyncDisposable & { port: number } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns = new Set<Deno.Conn>();
-  const tasks: Promise<void>[] = [];
-  const loop = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      tasks.push(serve(conn).catch(() => {}));
-    }
-  })().catch(() => {});
-  return {
-    port: listener.addr.port,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed by the test already
-        }
-      }
-      await loop;
-      await Promise.all(tasks);
-    },
-  };
-}
-
 Deno.test({
   name:
     "a server that speaks another protocol (an SSH banner) fails at once with code 38 quoting it",
   fn: async () => {
-    await using server = fakeServer(async (conn) => {
+    await using server = fakeListener(async (conn) => {
       await conn.write(enc("SSH-2.0-OpenSSH_9.2\r\n"));
       await drain(conn);
     });
@@ -419,7 +376,7 @@ Deno.test({
 Deno.test({
   name: "a server that accepts and never answers gives up within the timeout plus 1 s (code 57)",
   fn: async () => {
-    await using server = fakeServer(drain);
+    await using server = fakeListener(drain);
     await using store = await getBackend(`ftp://u:p@127.0.0.1:${server.port}/x`, {
       ...FAST,
       maxAttempts: 1,
@@ -435,7 +392,7 @@ Deno.test({
 Deno.test({
   name: "ftps:// to a server that answers AUTH TLS in plain text is code 60 after one attempt",
   fn: async () => {
-    await using server = fakeServer(async (conn) => {
+    await using server = fakeListener(async (conn) => {
       await conn.write(enc("220 fake FTP\r\n"));
       if ((await readLine(conn))?.startsWith("AUTH TLS")) {
         await conn.write(enc("234 go ahead\r\n"));

@@ -8,24 +8,28 @@
  */
 
 import assert from "node:assert/strict";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { BackendError, ErrorCode, getBackend, ParsedUrl } from "../mod.ts";
 import { testConformance } from "../testing/mod.ts";
 import { WebdavBackend } from "../backends/webdav/mod.ts";
 import { MultistatusParser } from "../backends/webdav/multistatus.ts";
-import { expectCode } from "./_helpers.ts";
-import { freePort, waitFor } from "./servers/common.ts";
+import {
+  expectCode,
+  randomBytes,
+  rejection,
+  startHttpServer,
+  tempFile as makeTempFile,
+} from "./_helpers.ts";
+import { freePort, waitFor, withServer } from "./servers/common.ts";
 import {
   davUrl,
   haveApache,
   haveRclone,
   proxiedUrl,
-  type RcloneDavServer,
+  seenCount,
   startApache,
-  startFaultProxy,
   startRcloneWebdav,
+  withProxiedApache,
 } from "./servers/webdav.ts";
 
 const APACHE = haveApache();
@@ -44,29 +48,9 @@ function instant(delays: number[] = []) {
   };
 }
 
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
-
-async function tempFile(content: string | Uint8Array): Promise<string> {
-  const path = await Deno.makeTempFile({ prefix: "stowage-webdav-test-" });
-  if (typeof content === "string") await Deno.writeTextFile(path, content);
-  else await Deno.writeFile(path, content);
-  return path;
-}
-
-function randomBytes(size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(out.subarray(i, Math.min(i + 65536, size)));
-  }
-  return out;
+/** A new temporary file holding `content`. */
+function tempFile(content: string | Uint8Array): Promise<string> {
+  return makeTempFile(content, "stowage-webdav-test-");
 }
 
 // ---- no server needed ----
@@ -113,30 +97,23 @@ Deno.test("a malformed headers option is refused with code 23", () => {
 
 Deno.test("an unknown option (maxRedirect) fails with code 23 suggesting maxRedirects, before any request", async () => {
   const seen: string[] = [];
-  const server = http.createServer((req, res) => {
+  await using server = await startHttpServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
     res.writeHead(207, { "Content-Length": "0" });
     res.end();
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  try {
-    const port = (server.address() as AddressInfo).port;
-    const url = `webdav://u:p@127.0.0.1:${port}/x`;
-    const options: Record<string, unknown> = { maxRedirect: 3 };
-    const err = await expectCode(async () => {
-      await using store = await getBackend(url, options);
-      await store.list();
-    }, ErrorCode.user_error);
-    assert.match(err.message, /did you mean "maxRedirects"/);
-    assert.throws(
-      () => new WebdavBackend(new ParsedUrl(url), options),
-      (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
-    );
-    assert.deepEqual(seen, []);
-  } finally {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  }
+  const url = `webdav://u:p@127.0.0.1:${server.port}/x`;
+  const options: Record<string, unknown> = { maxRedirect: 3 };
+  const err = await expectCode(async () => {
+    await using store = await getBackend(url, options);
+    await store.list();
+  }, ErrorCode.user_error);
+  assert.match(err.message, /did you mean "maxRedirects"/);
+  assert.throws(
+    () => new WebdavBackend(new ParsedUrl(url), options),
+    (e: unknown) => e instanceof BackendError && e.code === ErrorCode.user_error,
+  );
+  assert.deepEqual(seen, []);
 });
 
 Deno.test("an unreadable caFile fails with code 23 on first use, tried once", async () => {
@@ -145,8 +122,7 @@ Deno.test("an unreadable caFile fails with code 23 on first use, tried once", as
     caFile: "/nonexistent/ca.pem",
     ...instant(),
   });
-  const err = await rejection(store.list());
-  assert.equal(err.code, ErrorCode.user_error);
+  const err = await expectCode(store.list(), ErrorCode.user_error);
   assert.equal(err.attempts, 1);
 });
 
@@ -157,8 +133,7 @@ Deno.test("a refused connection is retried and fails with code 38", async () => 
     maxAttempts: 2,
     ...instant(delays),
   });
-  const err = await rejection(store.list());
-  assert.equal(err.code, ErrorCode.connection_failed);
+  const err = await expectCode(store.list(), ErrorCode.connection_failed);
   assert.equal(err.attempts, 2);
   assert.equal(delays.length, 1);
 });
@@ -169,12 +144,9 @@ Deno.test({
   name: "webdav:// on Apache mod_dav passes the conformance suite",
   ignore: !APACHE,
   async fn(t) {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       await testConformance(t, davUrl(server, "conformance/sub dir"), { clean: true });
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -183,22 +155,17 @@ Deno.test({
     "Apache: wrong password fails with code 51 after one attempt, without the password in the message",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       const url = `webdav://${server.user}:Wr0ngPass@127.0.0.1:${server.port}/x`;
       await using store = await getBackend(url, instant());
-      const err = await rejection(store.list());
-      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      const err = await expectCode(store.list(), ErrorCode.backend_permission_denied);
       assert.equal(err.attempts, 1);
       assert.ok(!err.message.includes("Wr0ngPass"), err.message);
       const file = await tempFile("x");
-      const err2 = await rejection(store.put(file, "f"));
-      assert.equal(err2.code, ErrorCode.backend_permission_denied);
+      const err2 = await expectCode(store.put(file, "f"), ErrorCode.backend_permission_denied);
       assert.equal(err2.attempts, 1);
       await Deno.remove(file);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -207,8 +174,7 @@ Deno.test({
     "Apache: listing a missing folder is code 52 naming it, and the first put creates the whole chain",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       await using store = await getBackend(davUrl(server, "deep/er/est"), instant());
       const missing = await expectCode(store.list(), ErrorCode.backend_not_found);
       assert.match(missing.message, /the folder "deep\/er\/est" does not exist/);
@@ -221,9 +187,7 @@ Deno.test({
       await Deno.mkdir(join(server.root, "deep/er/est/child"));
       assert.deepEqual(await store.list(), ["f.txt"]);
       await Deno.remove(file);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -231,8 +195,7 @@ Deno.test({
   name: "Apache: the password can come from FTP_PASSWORD instead of the URL",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       await Deno.mkdir(join(server.root, "env-pass"));
       const url = `webdav://${server.user}@127.0.0.1:${server.port}/env-pass`;
       const code = `import { getBackend } from ${
@@ -248,9 +211,7 @@ Deno.test({
       }).output();
       assert.ok(out.success, new TextDecoder().decode(out.stderr));
       assert.equal(new TextDecoder().decode(out.stdout).trim(), "[]");
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -258,8 +219,7 @@ Deno.test({
   name: "Apache: askPassword is asked once, at the first request, never when the store is made",
   ignore: !APACHE || Boolean(Deno.env.get("FTP_PASSWORD")),
   async fn() {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       const prompts: string[] = [];
       const askPassword = (prompt: string) => {
         prompts.push(prompt);
@@ -273,9 +233,7 @@ Deno.test({
       assert.deepEqual(await store.list(), ["a"]);
       assert.deepEqual(prompts, [`Password for ${server.user}@127.0.0.1: `]);
       await Deno.remove(file);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -283,8 +241,7 @@ Deno.test({
   name: "Apache: extra headers (string and object forms) are sent with every request",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    try {
+    await withServer(startApache, async (server) => {
       const file = await tempFile("h");
       {
         await using store = await getBackend(davUrl(server, "hdr"), {
@@ -321,9 +278,7 @@ Deno.test({
         log.join("\n"),
       );
       await Deno.remove(file);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -331,16 +286,14 @@ Deno.test({
   name: "Apache: redirects are followed (307, and a 301→308 chain) and a redirect loop fails",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache({
-      extraConfig: [
-        "Redirect 307 /old /new",
-        "Redirect 301 /hop1 /hop2",
-        "Redirect 308 /hop2 /new",
-        "Redirect 302 /loop1 /loop2",
-        "Redirect 302 /loop2 /loop1",
-      ].join("\n"),
-    });
-    try {
+    const extraConfig = [
+      "Redirect 307 /old /new",
+      "Redirect 301 /hop1 /hop2",
+      "Redirect 308 /hop2 /new",
+      "Redirect 302 /loop1 /loop2",
+      "Redirect 302 /loop2 /loop1",
+    ].join("\n");
+    await withServer(() => startApache({ extraConfig }), async (server) => {
       const data = randomBytes(3 << 20);
       const file = await tempFile(data);
       const back = join(await Deno.makeTempDir(), "back");
@@ -378,9 +331,7 @@ Deno.test({
       assert.match(err.message, /too many redirects/);
       await Deno.remove(file);
       await Deno.remove(back);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -388,9 +339,7 @@ Deno.test({
   name: "503 with Retry-After is retried after the wait the server asked for",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    const proxy = await startFaultProxy(server.port, { fail503: 1 });
-    try {
+    await withProxiedApache({ fail503: 1 }, async (server, proxy) => {
       const delays: number[] = [];
       await using store = await getBackend(proxiedUrl(server, proxy, "ra"), instant(delays));
       const file = await tempFile("after the wait");
@@ -398,10 +347,7 @@ Deno.test({
       assert.deepEqual(delays, [1000]);
       assert.equal(await Deno.readTextFile(join(server.root, "ra/r")), "after the wait");
       await Deno.remove(file);
-    } finally {
-      await proxy.close();
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -409,23 +355,19 @@ Deno.test({
   name: "get() retries when the connection drops mid-transfer and the file arrives whole",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    const data = randomBytes(4 << 20);
-    await Deno.mkdir(join(server.root, "drop"));
-    await Deno.writeFile(join(server.root, "drop/f"), data);
-    const proxy = await startFaultProxy(server.port, { cut: (m) => m === "GET", cutOnce: true });
-    try {
+    const rules = { cut: (m: string) => m === "GET", cutOnce: true };
+    await withProxiedApache(rules, async (server, proxy) => {
+      const data = randomBytes(4 << 20);
+      await Deno.mkdir(join(server.root, "drop"));
+      await Deno.writeFile(join(server.root, "drop/f"), data);
       const delays: number[] = [];
       await using store = await getBackend(proxiedUrl(server, proxy, "drop"), instant(delays));
       const dest = join(await Deno.makeTempDir(), "f");
       await store.get("f", dest);
       assert.deepEqual(await Deno.readFile(dest), data);
-      assert.equal(proxy.seen.filter((s) => s.startsWith("GET")).length, 2);
+      assert.equal(seenCount(proxy, "GET"), 2);
       await Deno.remove(dest);
-    } finally {
-      await proxy.close();
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -433,24 +375,18 @@ Deno.test({
   name: "put() leaves no partial file when the connection drops",
   ignore: !APACHE,
   async fn() {
-    const server = await startApache();
-    const proxy = await startFaultProxy(server.port, { cut: (m) => m === "PUT" });
-    try {
+    await withProxiedApache({ cut: (m) => m === "PUT" }, async (server, proxy) => {
       const file = await tempFile(randomBytes(4 << 20));
       await using store = await getBackend(proxiedUrl(server, proxy, "cut"), {
         ...instant(),
         maxAttempts: 1,
       });
-      const err = await rejection(store.put(file, "partial"));
-      assert.equal(err.code, ErrorCode.connection_failed);
-      assert.ok(proxy.seen.some((s) => s.startsWith("PUT ")));
+      await expectCode(store.put(file, "partial"), ErrorCode.connection_failed);
+      assert.ok(seenCount(proxy, "PUT") > 0);
       await using direct = await getBackend(davUrl(server, "cut"), instant());
       assert.deepEqual(await direct.list(), []);
       await Deno.remove(file);
-    } finally {
-      await proxy.close();
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -460,12 +396,9 @@ Deno.test({
   name: "webdav:// on rclone serve webdav passes the conformance suite",
   ignore: !RCLONE,
   async fn(t) {
-    const server = await startRcloneWebdav();
-    try {
+    await withServer(startRcloneWebdav, async (server) => {
       await testConformance(t, davUrl(server, "conformance/sub dir"), { clean: true });
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -474,18 +407,18 @@ Deno.test({
     "webdavs:// (rclone, certificate from a private CA) is refused by default and accepted with caFile or insecureSkipVerify",
   ignore: !RCLONE,
   async fn(t) {
-    const server: RcloneDavServer = await startRcloneWebdav({ tls: true });
-    await Deno.mkdir(join(server.root, "tls"));
-    try {
+    await withServer(() => startRcloneWebdav({ tls: true }), async (server) => {
+      await Deno.mkdir(join(server.root, "tls"));
       await t.step("an untrusted certificate fails with code 60 after one attempt", async () => {
         await using store = await getBackend(davUrl(server, "tls"), instant());
-        const err = await rejection(store.list());
-        assert.equal(err.code, ErrorCode.backend_untrusted_host);
+        const err = await expectCode(store.list(), ErrorCode.backend_untrusted_host);
         assert.equal(err.attempts, 1);
         assert.ok(!err.message.includes(server.pass));
         // get goes through Deno's fetch: the same refusal.
-        const err2 = await rejection(store.get("x", join(await Deno.makeTempDir(), "x")));
-        assert.equal(err2.code, ErrorCode.backend_untrusted_host);
+        const err2 = await expectCode(
+          store.get("x", join(await Deno.makeTempDir(), "x")),
+          ErrorCode.backend_untrusted_host,
+        );
         assert.equal(err2.attempts, 1);
       });
       await t.step('insecureSkipVerify (as the CLI string "true") accepts it', async () => {
@@ -527,9 +460,7 @@ Deno.test({
           storeOptions: { caFile: server.certFile },
         });
       });
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });
 
@@ -537,17 +468,13 @@ Deno.test({
   name: "rclone: wrong password fails with code 51 after one attempt",
   ignore: !RCLONE,
   async fn() {
-    const server = await startRcloneWebdav();
-    try {
+    await withServer(startRcloneWebdav, async (server) => {
       await using store = await getBackend(
         `webdav://${server.user}:nope@127.0.0.1:${server.port}/x`,
         instant(),
       );
-      const err = await rejection(store.list());
-      assert.equal(err.code, ErrorCode.backend_permission_denied);
+      const err = await expectCode(store.list(), ErrorCode.backend_permission_denied);
       assert.equal(err.attempts, 1);
-    } finally {
-      await server.stop();
-    }
+    });
   },
 });

@@ -11,9 +11,8 @@
  */
 
 import type { OperationContext, QueryResult } from "../../core/backend.ts";
-import { BackendError, ErrorCode } from "../../core/errors.ts";
-import { rangedDownload } from "../../core/ranged_get.ts";
-import type { ReadRange } from "../../core/streams.ts";
+import { pinnedDownload } from "../../core/ranged_get.ts";
+import { emptyStream, type ReadRange, sliceStream } from "../../core/streams.ts";
 import { answerError, toBackendError } from "./error.ts";
 import type { AzureSettings } from "./options.ts";
 import type { AzureTransport } from "./transport.ts";
@@ -40,36 +39,15 @@ export async function getBlob(
     await first.body?.cancel().catch(() => {});
     first = await t.request("GET", url, {}, signal);
   }
-  const range = /\/(\d+)\s*$/.exec(first.headers.get("content-range") ?? "");
-  const firstLength = Number(first.headers.get("content-length") ?? NaN);
-  const size = range ? Number(range[1]) : firstLength;
-  const etag = first.headers.get("etag");
-  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(firstLength)) {
-    await first.body?.cancel().catch(() => {});
-    throw new BackendError("the server sent no length for the blob", {
-      code: ErrorCode.backend_error,
-    });
-  }
   try {
-    await rangedDownload({
+    await pinnedDownload({
       localPath,
-      size,
-      first: { body: first.body, length: firstLength },
+      first,
       partSize: settings.blockSize,
       concurrency: settings.concurrency,
-      pipe: true, // fetch bodies: piped into the file in native code (memory stays flat)
-      fetchRange: async (offset, length, rangeSignal) => {
-        const res = await t.request(
-          "GET",
-          url,
-          {
-            range: `bytes=${offset}-${offset + length - 1}`,
-            ...(etag ? { "if-match": etag } : {}),
-          },
-          rangeSignal,
-        );
-        return res.body;
-      },
+      get: (range, etag, rangeSignal) =>
+        t.request("GET", url, { range, ...(etag ? { "if-match": etag } : {}) }, rangeSignal),
+      what: "the blob",
       ...(ctx ? { ctx } : {}),
     });
   } catch (err) {
@@ -120,38 +98,7 @@ export async function openBlob(
     return emptyStream();
   }
   // A server that ignored the range sent the whole blob: skip to the range.
-  return t.hold(res.status === 200 && headers.range ? slice(res.body, offset, length) : res.body);
-}
-
-/** The bytes `offset` to `offset + length` of `body`; the rest is not read. */
-function slice(
-  body: ReadableStream<Uint8Array>,
-  offset: number,
-  length: number | undefined,
-): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let at = 0;
-  const end = length === undefined ? Infinity : offset + length;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      while (true) {
-        if (at >= end) {
-          await reader.cancel().catch(() => {});
-          return controller.close();
-        }
-        const r = await reader.read();
-        if (r.done) return controller.close();
-        const chunk = r.value;
-        const from = Math.max(0, offset - at);
-        const to = Math.min(chunk.byteLength, end - at);
-        at += chunk.byteLength;
-        if (from < to) return controller.enqueue(chunk.subarray(from, to));
-      }
-    },
-    cancel: (reason) => reader.cancel(reason),
-  });
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({ start: (c) => c.close() });
+  return t.hold(
+    res.status === 200 && headers.range ? sliceStream(res.body, offset, length) : res.body,
+  );
 }

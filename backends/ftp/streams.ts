@@ -10,7 +10,7 @@
 import { FTPError } from "basic-ftp";
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import type { ReadRange } from "../../core/streams.ts";
+import { emptyStream, type ReadRange } from "../../core/streams.ts";
 import { arg, removeTemp, renameOver, sizeOf } from "./commands.ts";
 import type { Lease, Session } from "./session.ts";
 import { openTransfer, type Transfer, type TransferMode } from "./transfer.ts";
@@ -18,10 +18,6 @@ import { openTransfer, type Transfer, type TransferMode } from "./transfer.ts";
 /** The code-52 error for a name the server does not have. */
 export function missingFile(name: string): BackendError {
   return new BackendError(`no such file "${name}"`, { code: ErrorCode.backend_not_found });
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (c) => c.close() });
 }
 
 /**

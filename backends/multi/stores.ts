@@ -8,6 +8,7 @@
  */
 
 import type { Backend, BackendOptions, OperationContext } from "../../core/backend.ts";
+import { COMMON_OPTION_KEYS } from "../../core/options.ts";
 import { BackendWrapper, type WrapperOptions } from "../../core/wrapper.ts";
 import { getBackendObject } from "../../registry.ts";
 import type { StoreConfig } from "./config.ts";
@@ -24,21 +25,14 @@ export interface Store {
   prefixes: readonly string[];
 }
 
-/** The wrapper options multi hands to every store; the caller's signal and progress are per call. */
-const WRAPPER_KEYS = [
-  "maxAttempts",
-  "minTimeout",
-  "maxTimeout",
-  "multiplier",
-  "jitter",
-  "timeout",
-  "sleep",
-  "random",
-  "log",
-  "abortGrace",
-  "closeGrace",
-  "now",
-] as const;
+/**
+ * The wrapper options multi hands to every store: the common keys, less the
+ * caller's per-call signal and progress, `staleAfter` (set below) and
+ * `askPassword` (a backend option).
+ */
+const WRAPPER_KEYS = COMMON_OPTION_KEYS.filter((k) =>
+  !["signal", "onProgress", "staleAfter", "askPassword"].includes(k)
+);
 
 /** Split multi's remaining options into the stores' wrapper options and backend options. */
 export function splitOptions(
@@ -47,7 +41,7 @@ export function splitOptions(
   const wrapper: Record<string, unknown> = {};
   const backend: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rest)) {
-    if ((WRAPPER_KEYS as readonly string[]).includes(k)) wrapper[k] = v;
+    if (WRAPPER_KEYS.includes(k)) wrapper[k] = v;
     if (k !== "signal" && k !== "onProgress") backend[k] = v;
   }
   // The multi store's own wrapper sweeps stale uploads (through multi's list and delete).

@@ -15,7 +15,7 @@ import {
 import { BackendError, errnoCode, ErrorCode, reasonOf } from "../../core/errors.ts";
 import { parseOptionsWithRest } from "../../core/options.ts";
 import { ParsedUrl } from "../../core/url.ts";
-import { LazyStore } from "../../core/lazy_store.ts";
+import { LazyStore, queryListOf } from "../../core/lazy_store.ts";
 import { getBackendObject } from "../../registry.ts";
 import { createRecovery, type Par2Settings, repair, verify } from "./command.ts";
 import { errorCode, toBackendError } from "./error.ts";
@@ -182,11 +182,7 @@ export class Par2Backend extends Backend {
     names: string[],
     ctx?: OperationContext,
   ): Promise<Record<string, QueryResult>> {
-    const inner = await this.#inner.get();
-    if (inner._queryList) return await inner._queryList(names, ctx);
-    const out: Record<string, QueryResult> = {};
-    for (const n of names) out[n] = inner._query ? await inner._query(n, ctx) : { size: null };
-    return out;
+    return await queryListOf(await this.#inner.get(), names, ctx);
   }
 
   /** Reset the inner store between attempts. */

@@ -15,7 +15,7 @@ import type http from "node:http";
 import { Readable } from "node:stream";
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import type { ReadRange } from "../../core/streams.ts";
+import { emptyStream, type ReadRange } from "../../core/streams.ts";
 import type { DavClient } from "./client.ts";
 import { toBackendError } from "./error.ts";
 import { connectionLost, isSuccess } from "./exchange.ts";
@@ -50,7 +50,7 @@ export async function openRange(
     const res = await dav.request("HEAD", path, { ctx });
     res.resume();
     if (!isSuccess(res.statusCode)) throw toBackendError(res, "HEAD", undefined, { name });
-    return new ReadableStream({ start: (c) => c.close() });
+    return emptyStream();
   }
   const last = range.length === undefined ? "" : String(range.offset + range.length - 1);
   const headers = { Range: `bytes=${range.offset}-${last}` };
@@ -58,7 +58,7 @@ export async function openRange(
   if (answer.status === 416) {
     // The range starts at or past the end: nothing to give.
     await answer.discard();
-    return new ReadableStream({ start: (c) => c.close() });
+    return emptyStream();
   }
   if (answer.status !== 200 && answer.status !== 206) {
     await answer.discard();

@@ -8,6 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { main } from "../../cli.ts";
+import { greetingListener } from "../_helpers.ts";
+import { freePort } from "../servers/common.ts";
 import { canRunVsftpd, FTP_USER, startVsftpd } from "../servers/vsftpd.ts";
 import { haveApache, startApache } from "../servers/webdav.ts";
 
@@ -33,43 +35,6 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
     isTerminal: false,
   });
   return { code, stdout, stderr };
-}
-
-/** A listener on 127.0.0.1 that greets with `greeting` (or nothing: a black hole) and never answers. */
-function listener(greeting?: string): { port: number; close(): void } {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const conns: Deno.Conn[] = [];
-  (async () => {
-    try {
-      for await (const c of l) {
-        conns.push(c);
-        if (greeting) c.write(new TextEncoder().encode(greeting)).catch(() => {});
-      }
-    } catch {
-      // closed
-    }
-  })();
-  return {
-    port: (l.addr as Deno.NetAddr).port,
-    close() {
-      l.close();
-      for (const c of conns) {
-        try {
-          c.close();
-        } catch {
-          // closed already
-        }
-      }
-    },
-  };
-}
-
-/** A port nothing listens on. */
-function closedPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 async function check(rows: Row[]): Promise<void> {
@@ -100,13 +65,13 @@ Deno.test({
     await Deno.writeTextFile(file, "data");
     const store = `file://${dir}/store`;
     await cli(["put", file, store]);
-    const ssh = listener("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+    const ssh = greetingListener("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
     const http = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
       () => new Response("hi"),
     );
-    const hole = listener();
-    const closed = closedPort();
+    const hole = greetingListener();
+    const closed = freePort(); // nothing listens there
     const fast = ["--timeout", "0.3", "--num-retries", "1"];
     const rows: Row[] = [
       // URLs
@@ -274,8 +239,8 @@ Deno.test({
       await check(rows);
       console.log(`bad-input table: ${rows.length} cases`);
     } finally {
-      ssh.close();
-      hole.close();
+      await ssh.close();
+      await hole.close();
       await http.shutdown();
       await Deno.remove(dir, { recursive: true });
     }

@@ -88,6 +88,47 @@ async function interruptedPut(
   return await child.output();
 }
 
+/**
+ * Run `fn` with a test sshd behind a dripping proxy ({@linkcode slowSftp}), a
+ * scratch folder and a 48 MiB file `src` in it; all stopped and removed after.
+ */
+async function withSlowSftp(
+  fn: (slow: Slow, dir: string, src: string) => Promise<void>,
+): Promise<void> {
+  const srv = await startSshd();
+  const slow = await slowSftp(srv);
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = join(dir, "big.bin");
+    await bigFile(src, 48);
+    await fn(slow, dir, src);
+  } finally {
+    await slow.stop();
+    await srv.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/**
+ * Store `src` whole on the server as `whole.bin`, start a get of it into the
+ * new folder `dir/into`, and send `signal` once the partial download appears;
+ * returns how the get ended and that folder.
+ */
+async function interruptedGet(
+  slow: Slow,
+  src: string,
+  dir: string,
+  signal: Deno.Signal,
+): Promise<{ out: Deno.CommandOutput; into: string }> {
+  await Deno.copyFile(src, join(slow.remoteDir, "whole.bin"));
+  const into = join(dir, "into");
+  await Deno.mkdir(into);
+  const child = spawn([...slow.opts, "get", slow.url, "whole.bin", into]);
+  await until(() => names(into).some(isPartFile), "the partial download to appear");
+  child.kill(signal);
+  return { out: await child.output(), into };
+}
+
 Deno.test({
   name: "SIGINT during a file:// put and get exits 130 and leaves no debris",
   sanitizeResources: false,
@@ -113,32 +154,17 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const srv = await startSshd();
-    const slow = await slowSftp(srv);
-    const dir = await Deno.makeTempDir();
-    try {
-      const src = join(dir, "big.bin");
-      await bigFile(src, 48);
+    await withSlowSftp(async (slow, dir, src) => {
       for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         const s = await interruptedPut(slow.url, slow.opts, src, slow.remoteDir, sig);
         assert.equal(s.code, code, new TextDecoder().decode(s.stderr));
         assert.deepEqual(names(slow.remoteDir), [], `${sig}: debris on the server`);
       }
       // A whole file to get, then an interrupted get.
-      await Deno.copyFile(src, join(slow.remoteDir, "whole.bin"));
-      const into = join(dir, "into");
-      await Deno.mkdir(into);
-      const child = spawn([...slow.opts, "get", slow.url, "whole.bin", into]);
-      await until(() => names(into).some(isPartFile), "the partial download to appear");
-      child.kill("SIGINT");
-      const out = await child.output();
+      const { out, into } = await interruptedGet(slow, src, dir, "SIGINT");
       assert.equal(out.code, 130);
       assert.deepEqual(names(into), [], "a cancelled get left a file");
-    } finally {
-      await slow.stop();
-      await srv.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });
 
@@ -148,12 +174,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const srv = await startSshd();
-    const slow = await slowSftp(srv);
-    const dir = await Deno.makeTempDir();
-    try {
-      const src = join(dir, "big.bin");
-      await bigFile(src, 48);
+    await withSlowSftp(async (slow, dir, src) => {
       const s = await interruptedPut(slow.url, slow.opts, src, slow.remoteDir, "SIGKILL");
       assert.equal(s.signal, "SIGKILL");
       assert.ok(!names(slow.remoteDir).includes("big.bin"), "a partial file under the final name");
@@ -162,13 +183,7 @@ Deno.test({
       assert.equal(clean.code, 0, new TextDecoder().decode(clean.stderr));
       assert.deepEqual(names(slow.remoteDir), []);
       // A killed get leaves a part file; once stale, the next get into the folder removes it.
-      await Deno.copyFile(src, join(slow.remoteDir, "whole.bin"));
-      const into = join(dir, "into");
-      await Deno.mkdir(into);
-      const child = spawn([...slow.opts, "get", slow.url, "whole.bin", into]);
-      await until(() => names(into).some(isPartFile), "the partial download to appear");
-      child.kill("SIGKILL");
-      await child.output();
+      const { into } = await interruptedGet(slow, src, dir, "SIGKILL");
       const part = names(into).find(isPartFile)!;
       assert.ok(part, "expected a partial download after kill -9");
       const old = new Date(Date.now() - 2 * 3_600_000);
@@ -177,10 +192,6 @@ Deno.test({
       const next = await spawn([...slow.opts, "get", slow.url, "small.txt", into]).output();
       assert.equal(next.code, 0, new TextDecoder().decode(next.stderr));
       assert.deepEqual(names(into), ["small.txt"]);
-    } finally {
-      await slow.stop();
-      await srv.stop();
-      await Deno.remove(dir, { recursive: true });
-    }
+    });
   },
 });

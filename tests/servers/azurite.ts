@@ -12,6 +12,7 @@ import {
   scratchDir,
   type ServerProcess,
   startProcess,
+  stopAndRemove,
   waitForLog,
 } from "./common.ts";
 import { npmServerPath } from "./npm_servers.ts";
@@ -34,6 +35,21 @@ export interface Azurite {
   server: ServerProcess;
   /** Stop it and remove its scratch folder. */
   stop(): Promise<void>;
+}
+
+/**
+ * Store options for the development account at a server on 127.0.0.1:`port`
+ * (Azurite, or a proxy or fake in its place) over `scheme`.
+ */
+export function accountAt(
+  port: number,
+  scheme = "http",
+): { accountName: string; accountKey: string; endpoint: string } {
+  return {
+    accountName: AZURITE_ACCOUNT,
+    accountKey: AZURITE_KEY,
+    endpoint: `${scheme}://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
+  };
 }
 
 /** Options for {@linkcode startAzurite}. */
@@ -90,9 +106,24 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${endpoint};`,
     server,
-    async stop() {
-      await server.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(server, dir),
   };
+}
+
+/**
+ * Run `fn` with a fresh Azurite and a scratch folder; both are stopped and
+ * removed afterwards, whatever `fn` does.
+ */
+export async function withAzurite(
+  fn: (az: Azurite, tmp: string) => Promise<void>,
+  options: AzuriteOptions = {},
+): Promise<void> {
+  const az = await startAzurite(options);
+  const tmp = await scratchDir("azure-test");
+  try {
+    await fn(az, tmp);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    await az.stop();
+  }
 }

@@ -217,3 +217,99 @@ export async function run(
   if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed (${out.code}): ${text}`);
   return text;
 }
+
+/**
+ * The `stop()` of a server: stop `process`, run `afterStop` (if any), then
+ * remove the server's scratch folder `dir`.
+ */
+export function stopAndRemove(
+  process: ServerProcess,
+  dir: string,
+  afterStop?: () => void,
+): () => Promise<void> {
+  return async () => {
+    await process.stop();
+    afterStop?.();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+}
+
+/** Start a server with `start`, run `fn` with it, and stop it whatever `fn` does. */
+export async function withServer<S extends { stop(): Promise<void> }, T>(
+  start: () => Promise<S>,
+  fn: (server: S) => Promise<T>,
+): Promise<T> {
+  const server = await start();
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/** Make an ed25519 key pair at `path` (and `path.pub`); returns the public key as `type base64`. */
+export async function sshKeygen(path: string, comment: string): Promise<string> {
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path, "-C", comment]);
+  const pub = (await Deno.readTextFile(`${path}.pub`)).trim().split(/\s+/);
+  return `${pub[0]} ${pub[1]}`;
+}
+
+/** An OpenSSH sshd of our own, started by {@linkcode startOpenSshd}. */
+export interface OpenSshd {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** Its host key, `type base64`. */
+  hostKey: string;
+  /** The client's private key file (its public key is the one authorized). */
+  clientKey: string;
+  /** The sshd process. */
+  process: ServerProcess;
+}
+
+/**
+ * Start a second OpenSSH sshd (needs root) with its keys, config and logs in
+ * the scratch folder `dir`: a fresh host key, a client key that `user` (the
+ * only user allowed) logs in with, password login only when `password` is
+ * set, and `extra` config lines. Ready when it listens; on failure it is
+ * stopped and `dir` removed.
+ */
+export async function startOpenSshd(
+  dir: string,
+  options: { user: string; password?: boolean; extra?: string[] },
+): Promise<OpenSshd> {
+  await Deno.mkdir("/run/sshd", { recursive: true }); // the privilege-separation folder
+  const hostKey = await sshKeygen(join(dir, "host_ed25519"), "host");
+  const clientKey = join(dir, "client_ed25519");
+  await sshKeygen(clientKey, "client");
+  await Deno.copyFile(`${clientKey}.pub`, join(dir, "authorized_keys"));
+  const port = freePort();
+  const config = [
+    `Port ${port}`,
+    "ListenAddress 127.0.0.1",
+    `HostKey ${join(dir, "host_ed25519")}`,
+    `PidFile ${join(dir, "sshd.pid")}`,
+    `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
+    "StrictModes no",
+    `PasswordAuthentication ${options.password ? "yes" : "no"}`,
+    "KbdInteractiveAuthentication no",
+    "PubkeyAuthentication yes",
+    "UsePAM no",
+    `AllowUsers ${options.user}`,
+    "MaxStartups 50",
+    ...(options.extra ?? []),
+    "",
+  ].join("\n");
+  const configFile = join(dir, "sshd_config");
+  await Deno.writeTextFile(configFile, config);
+  await run("/usr/sbin/sshd", ["-t", "-f", configFile]);
+  const process = await startProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
+    logDir: dir,
+    name: "sshd",
+  });
+  await readyOrCleanUp(
+    process,
+    dir,
+    () => waitForLog(process, /Server listening on 127\.0\.0\.1 port \d+/, 10000),
+  );
+  return { port, hostKey, clientKey, process };
+}

@@ -19,7 +19,9 @@ import {
   run,
   scratchDir,
   type ServerProcess,
+  startOpenSshd,
   startProcess,
+  stopAndRemove,
   waitForLog,
 } from "./common.ts";
 
@@ -129,10 +131,7 @@ export async function startRsyncd(): Promise<RsyncDaemon> {
     password,
     dir,
     process,
-    async stop() {
-      await process.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(process, dir),
   };
 }
 
@@ -147,41 +146,11 @@ export async function startRsyncSshd(): Promise<RsyncSshd> {
   await Deno.mkdir(root);
   await ensureUser(root);
   await run("chown", [`${RSYNC_SSH_USER}:`, root]);
-  await Deno.mkdir("/run/sshd", { recursive: true }); // the privilege-separation folder
-  const hostKey = await keygen(join(dir, "host_ed25519"), "host");
-  const clientKey = join(dir, "client_ed25519");
-  await keygen(clientKey, "client");
-  await Deno.copyFile(`${clientKey}.pub`, join(dir, "authorized_keys"));
-  const port = freePort();
+  const { port, hostKey, clientKey, process } = await startOpenSshd(dir, {
+    user: RSYNC_SSH_USER,
+  });
   const knownHostsFile = join(dir, "known_hosts");
   await Deno.writeTextFile(knownHostsFile, `[127.0.0.1]:${port} ${hostKey}\n`);
-  const config = [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${join(dir, "host_ed25519")}`,
-    `PidFile ${join(dir, "sshd.pid")}`,
-    `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
-    "StrictModes no",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "PubkeyAuthentication yes",
-    "UsePAM no",
-    `AllowUsers ${RSYNC_SSH_USER}`,
-    "MaxStartups 50",
-    "",
-  ].join("\n");
-  const configFile = join(dir, "sshd_config");
-  await Deno.writeTextFile(configFile, config);
-  await run("/usr/sbin/sshd", ["-t", "-f", configFile]);
-  const process = await startProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
-    logDir: dir,
-    name: "sshd",
-  });
-  await readyOrCleanUp(
-    process,
-    dir,
-    () => waitForLog(process, /Server listening on 127\.0\.0\.1 port \d+/, 10000),
-  );
   return {
     port,
     user: RSYNC_SSH_USER,
@@ -190,10 +159,7 @@ export async function startRsyncSshd(): Promise<RsyncSshd> {
     clientKey,
     knownHostsFile,
     process,
-    async stop() {
-      await process.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(process, dir),
   };
 }
 
@@ -210,12 +176,6 @@ async function ensureUser(home: string): Promise<void> {
     }
   }
   await run("usermod", ["-d", home, RSYNC_SSH_USER]);
-}
-
-async function keygen(path: string, comment: string): Promise<string> {
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path, "-C", comment]);
-  const pub = (await Deno.readTextFile(`${path}.pub`)).trim().split(/\s+/);
-  return `${pub[0]} ${pub[1]}`;
 }
 
 function readOr(path: string): string {

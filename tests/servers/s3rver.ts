@@ -33,12 +33,23 @@ import {
   scratchDir,
   type ServerProcess,
   startProcess,
+  stopAndRemove,
   waitForLog,
 } from "./common.ts";
 import { npmServerPath, npmServersInstalled } from "./npm_servers.ts";
 
 /** The access key and secret s3rver accepts. */
 export const S3RVER_KEY = "S3RVER";
+
+/** Store options that reach s3rver (or a proxy in front of it) at `endpoint` with its keys. */
+export function s3rverOptions(endpoint: string): {
+  endpoint: string;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+} {
+  return { endpoint, region: "us-east-1", accessKeyId: S3RVER_KEY, secretAccessKey: S3RVER_KEY };
+}
 
 /** A running s3rver. */
 export interface S3rverServer {
@@ -106,10 +117,7 @@ export async function startS3rver(buckets: string[] = []): Promise<S3rverServer>
     port,
     directory: data,
     process: proc,
-    async stop() {
-      await proc.stop();
-      await Deno.remove(directory, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(proc, directory),
   };
 }
 

@@ -21,6 +21,7 @@ import {
   scratchDir,
   type ServerProcess,
   startProcess,
+  stopAndRemove,
   waitForPort,
 } from "./common.ts";
 import { makeTestCertificates } from "./tls.ts";
@@ -177,10 +178,7 @@ export async function startVsftpd(options: VsftpdOptions = {}): Promise<VsftpdSe
     url: (path = "") =>
       `${scheme}://${FTP_USER}:${encodeURIComponent(FTP_PASSWORD)}@127.0.0.1:${port}/${path}`,
     sessionPids: () => childPids(process.child.pid),
-    async stop() {
-      await process.stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(process, dir),
   };
   if (caFile) server.caFile = caFile;
   return server;

@@ -20,8 +20,10 @@ import {
   scratchDir,
   type ServerProcess,
   startProcess,
+  stopAndRemove,
   waitForLog,
   waitForPort,
+  withServer,
 } from "./common.ts";
 import { makeTestCertificates } from "./tls.ts";
 
@@ -48,6 +50,9 @@ export interface DavServer {
 }
 
 const APACHE = "/usr/sbin/apache2";
+/** The Basic auth login of both servers. */
+const USER = "u";
+const PASS = "p-secret";
 const MODULES = "/usr/lib/apache2/modules";
 
 /** Whether Apache (Debian package apache2 + apache2-utils) can run; prints the skip line otherwise. */
@@ -80,10 +85,8 @@ export async function startApache(options: ApacheOptions = {}): Promise<DavServe
   await Deno.mkdir(root);
   await Deno.mkdir(lock);
   await Deno.chmod(dir, 0o755);
-  const user = "u";
-  const pass = "p-secret";
   await run("chown", ["www-data:www-data", root, lock]);
-  await run("htpasswd", ["-bc", join(dir, "htpasswd"), user, pass]);
+  await run("htpasswd", ["-bc", join(dir, "htpasswd"), USER, PASS]);
   const port = freePort();
   const accessLog = join(dir, "access.log");
   const mods = [
@@ -141,21 +144,7 @@ ${options.extraConfig ?? ""}
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw new Error(`apache did not start: ${err} ${proc.log()} ${log}`);
   }
-  return {
-    baseUrl: `http://127.0.0.1:${port}/`,
-    port,
-    root,
-    dir,
-    user,
-    pass,
-    process: proc,
-    accessLog,
-    async stop() {
-      await proc.stop();
-      if (Deno.env.get("RCLONE_DEBUG")) console.log(proc.log());
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
+  return { ...davServer(proc, dir, root, port, false), accessLog };
 }
 
 /** Options for {@linkcode startRcloneWebdav}. */
@@ -180,8 +169,6 @@ export async function startRcloneWebdav(
   const dir = await scratchDir("rclone-dav");
   const root = join(dir, "root");
   await Deno.mkdir(root);
-  const user = "u";
-  const pass = "p-secret";
   const args = [
     "serve",
     "webdav",
@@ -190,9 +177,9 @@ export async function startRcloneWebdav(
     "127.0.0.1:0",
     ...(Deno.env.get("RCLONE_DEBUG") ? ["-vv"] : []),
     "--user",
-    user,
+    USER,
     "--pass",
-    pass,
+    PASS,
   ];
   let certFile: string | undefined;
   if (options.tls) {
@@ -214,19 +201,35 @@ export async function startRcloneWebdav(
   );
   const port = Number(m[1]);
   return {
-    baseUrl: `${options.tls ? "https" : "http"}://127.0.0.1:${port}/`,
+    ...davServer(proc, dir, root, port, options.tls ?? false),
+    ...(certFile ? { certFile } : {}),
+  };
+}
+
+/** What both servers have in common, for `proc` serving `root` on `port` (over TLS or not). */
+function davServer(
+  proc: ServerProcess,
+  dir: string,
+  root: string,
+  port: number,
+  tls: boolean,
+): DavServer {
+  return {
+    baseUrl: `${tls ? "https" : "http"}://127.0.0.1:${port}/`,
     port,
     root,
     dir,
-    user,
-    pass,
+    user: USER,
+    pass: PASS,
     process: proc,
-    ...(certFile ? { certFile } : {}),
-    async stop() {
-      await proc.stop();
-      if (Deno.env.get("RCLONE_DEBUG")) console.log(proc.log());
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+    stop: stopAndRemove(proc, dir, debugLog(proc)),
+  };
+}
+
+/** With `RCLONE_DEBUG` set, what prints the server's log once it has stopped. */
+function debugLog(proc: ServerProcess): () => void {
+  return () => {
+    if (Deno.env.get("RCLONE_DEBUG")) console.log(proc.log());
   };
 }
 
@@ -341,4 +344,28 @@ export function proxiedUrl(server: DavServer, proxy: FaultProxy, path: string): 
   return `webdav://${server.user}:${server.pass}@127.0.0.1:${proxy.port}/${
     path.replace(/^\/+/, "")
   }`;
+}
+
+/** How many requests with `method` the proxy has seen. */
+export function seenCount(proxy: FaultProxy, method: string): number {
+  return proxy.seen.filter((s) => s.startsWith(`${method} `)).length;
+}
+
+/**
+ * Run `fn` with a fresh Apache (`options`) and a fault proxy in front of it
+ * (`rules`); the proxy is closed and the server stopped afterwards.
+ */
+export function withProxiedApache(
+  rules: FaultRules,
+  fn: (server: DavServer, proxy: FaultProxy) => Promise<void>,
+  options: ApacheOptions = {},
+): Promise<void> {
+  return withServer(() => startApache(options), async (server) => {
+    const proxy = await startFaultProxy(server.port, rules);
+    try {
+      await fn(server, proxy);
+    } finally {
+      await proxy.close();
+    }
+  });
 }
