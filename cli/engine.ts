@@ -260,7 +260,7 @@ export class Engine {
       else await dst.put(job.srcPath, name, { validate: true });
     } else if (job.dstPath) {
       this.#weights.set(job.key, 1);
-      await Deno.mkdir(dirname(job.dstPath), { recursive: true });
+      await makeLocalFolder(dirname(job.dstPath), name);
       await (await pair.srcStore(lane)).get(name, job.dstPath, sized);
     } else {
       // Store to store: through one temporary file, each leg half the progress.
@@ -361,4 +361,19 @@ export async function inLanes<T>(
 export function codeOf(err: unknown): number {
   if (err instanceof BackendError) return err.code;
   return errnoCode(err) ?? ErrorCode.backend_error;
+}
+
+/** Make the local folder a download goes into; a file in the way is code 23 naming it. */
+async function makeLocalFolder(folder: string, name: string): Promise<void> {
+  try {
+    await Deno.mkdir(folder, { recursive: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.AlreadyExists || err instanceof Deno.errors.NotADirectory) {
+      throw new BackendError(
+        `Cannot get "${name}" into "${folder}": a file is in the way of that folder`,
+        { code: ErrorCode.user_error, operation: "get", cause: err },
+      );
+    }
+    throw err;
+  }
 }

@@ -34,6 +34,10 @@ Exits with 52 when any name is missing.`,
         out.result(`${shown}\t${out.name(n)}`);
       }
     }
+    // One line on stderr for each name that is missing, as for any failed command.
+    for (const n of names) {
+      if (info[n]?.size === -1) out.error(`Cannot stat "${n}" on "${store.displayUrl}": not found`);
+    }
     return missing ? ErrorCode.backend_not_found : 0;
   },
 };

@@ -119,9 +119,10 @@ Deno.test({
       { what: "put of a missing local file", args: ["put", join(dir, "missing"), store], code: 52 },
       { what: "put of a folder", args: ["put", dir, store], code: 23 },
       {
-        what: "get into a missing folder",
-        args: ["get", store, "f.txt", join(dir, "no/such/x")],
-        code: 52,
+        what: "get under a regular file",
+        args: ["get", store, "f.txt", join(file, "x")],
+        code: 23,
+        says: /a file is in the way/,
       },
       // Options
       {
