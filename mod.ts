@@ -55,10 +55,12 @@ export {
   knownSchemes,
   type OptionsFor,
   prefixClassFor,
+  type PrefixOptions,
   registerBackend,
   registerBackendPrefix,
   type SchemeOf,
   type SchemeOptions,
+  type SchemeOptionsFor,
 } from "./registry.ts";
 export type { AskPassword } from "./core/password.ts";
 export { HOST_STYLE_SCHEMES, isHostStyle, ParsedUrl, redactRaw, secretsOf } from "./core/url.ts";

@@ -27,7 +27,7 @@ import type { ReadRange } from "../core/streams.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
 /** The options of `memory://`: none besides the wrapper's. */
-export const MEMORY_OPTIONS = {} as const;
+export const MEMORY_OPTIONS: Readonly<Record<string, never>> = {};
 
 /** Options for {@linkcode MemoryBackend}: none besides the common ones. */
 export type MemoryOptions = OptionsInput<typeof MEMORY_OPTIONS>;

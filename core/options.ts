@@ -13,7 +13,7 @@
 import { BackendError, ErrorCode } from "./errors.ts";
 
 /** What every option spec has. */
-interface SpecBase {
+export interface SpecBase {
   /** One sentence for `--help` and the README. */
   readonly doc: string;
   /** The value is a secret: never echoed in errors or help. */

@@ -26,6 +26,7 @@ import {
 } from "./util.ts";
 import { STREAM_CASES } from "./stream_cases.ts";
 
+/** The hostile and unicode names every backend must round-trip (unless it declares otherwise). */
 export const HOSTILE_NAMES: readonly string[] = [
   "name with inner space",
   " leading-space",

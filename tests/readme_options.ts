@@ -24,7 +24,24 @@ export async function renderReadme(text: string): Promise<string> {
     const table = printed.trim().replace(/^<!-- options: [^>]+ -->/, `<!-- options: ${m[1]} -->`);
     out = out.replace(m[0], table);
   }
-  return out;
+  return await formatMarkdown(out);
+}
+
+/** Markdown as `deno fmt` writes it (tables aligned), so the README stays fmt-clean. */
+async function formatMarkdown(text: string): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--ext", "md", "-"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: new URL("..", import.meta.url).pathname,
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(text));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return new TextDecoder().decode(out.stdout);
 }
 
 if (import.meta.main) {
