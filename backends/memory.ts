@@ -22,15 +22,15 @@ import {
   type QueryResult,
 } from "../core/backend.ts";
 import { BackendError, ErrorCode } from "../core/errors.ts";
-import { type OptionsInput, parseOptions } from "../core/options.ts";
+import { type OptionSpecs, parseOptions } from "../core/options.ts";
 import type { ReadRange } from "../core/streams.ts";
 import type { ParsedUrl } from "../core/url.ts";
 
 /** The options of `memory://`: none besides the wrapper's. */
-export const MEMORY_OPTIONS: Readonly<Record<string, never>> = {};
+export const MEMORY_OPTIONS: OptionSpecs = {};
 
 /** Options for {@linkcode MemoryBackend}: none besides the common ones. */
-export type MemoryOptions = OptionsInput<typeof MEMORY_OPTIONS>;
+export type MemoryOptions = Record<never, never>;
 
 const stores = new Map<string, Map<string, Uint8Array>>();
 
