@@ -117,7 +117,10 @@ Deno.test("geturl returns the original string", () => {
 });
 
 Deno.test("a host name with spaces and port 0 are code 23 before any I/O", () => {
-  assert.match(fails("sftp://127.0.0.1 :45447/x").message, /host name "127\.0\.0\.1 " is not valid/);
+  assert.match(
+    fails("sftp://127.0.0.1 :45447/x").message,
+    /host name "127\.0\.0\.1 " is not valid/,
+  );
   assert.match(fails("ftp://ho st/x").message, /host name "ho st" is not valid/);
   assert.match(fails("sftp://u@host:0/x").message, /port "0" is not a number from 1 to 65535/);
   assert.equal(new ParsedUrl("webdav://h:65535/x").port, 65535);
