@@ -12,13 +12,15 @@
  *   `rclone copy --transfers 1` (hash checks off), with stowage's default
  *   fsync and with `fsync=false` (rclone does not flush);
  * - large transfers: put/get of `sizeMiB` vs rclone and OpenSSH sftp, peak RSS;
- * - ranges: reading the last 1 MiB of a 1 GiB stored file vs a 1 MiB get
- *   (about equal), and the peak RSS of streaming a 1 GiB write (< 150 MiB),
- *   each in a fresh process, timed after connecting.
+ * - ranges: reading the last 1 MiB of a 1 GiB stored file vs a get of a
+ *   1 MiB file (about equal), and the peak RSS of streaming a 1 GiB write
+ *   (< 150 MiB; from a reused buffer, and from fresh 1 MiB chunks) and a
+ *   1 GiB read, each in a fresh process (`bench/_ranges.ts`).
  *
  * The CLI figures are whole processes (start-up included), as for the peers.
  *
  * Usage: deno run -A bench/sftp.ts [sizeMiB=256] [runs=3] [engines=openssh,ssh2]
+ * (the script runs itself with `--child` for the measured processes)
  *
  * @module
  */
@@ -28,7 +30,26 @@ import { fileURLToPath } from "node:url";
 import { getBackend } from "../mod.ts";
 import { startSshd } from "../tests/servers/sftp.ts";
 import { run } from "../tests/servers/common.ts";
-import { makeFile, stowageTransfer, timeCommand } from "./_util.ts";
+import {
+  makeFile,
+  median,
+  ONE_AT_A_TIME,
+  runScript,
+  stowageTransfer,
+  timeCommand,
+} from "./_util.ts";
+import {
+  type ChildResult,
+  gigabyte,
+  peakRssMiB,
+  tailLine,
+  timeTailReads,
+  timeWholeRead,
+} from "./_ranges.ts";
+
+const MiB = 1 << 20;
+const GiB = 1024 * MiB;
+const REPEAT = 7;
 
 if (Deno.args[0] === "--child") await child(Deno.args.slice(1));
 else await main();
@@ -55,10 +76,7 @@ async function race(
     for (const [k, f] of Object.entries(contenders)) (times[k] ??= []).push(await f());
   }
   const out: Record<string, Figure> = {};
-  for (const [k, v] of Object.entries(times)) {
-    v.sort((a, b) => a - b);
-    out[k] = { best: v[0]!, median: v[Math.floor(v.length / 2)]! };
-  }
+  for (const [k, v] of Object.entries(times)) out[k] = { best: Math.min(...v), median: median(v) };
   return out;
 }
 
@@ -173,7 +191,7 @@ async function main(): Promise<void> {
     const many: Record<string, () => Promise<number>> = {
       rclone: async () => {
         await emptyFolder("r1000");
-        return await rclone(["copy", "--transfers", "1", small, "x:r1000"]);
+        return await rclone(["copy", ...ONE_AT_A_TIME, small, "x:r1000"]);
       },
     };
     for (const e of engines) {
@@ -248,33 +266,26 @@ async function main(): Promise<void> {
     await Deno.remove(join(srv.root, "bench"), { recursive: true });
     await Deno.remove(src);
 
-    // ---- ranges and a streamed write (fresh processes) ----
+    // ---- ranges and streams, each in a fresh process ----
     await folder("ranges");
-    await makeFile(join(srv.root, "ranges", "big.bin"), 1 << 30);
-    await makeFile(join(srv.root, "ranges", "one.bin"), 1 << 20);
-    await run("chown", ["-R", `${srv.user}:`, join(srv.root, "ranges")]);
-    const self = fileURLToPath(import.meta.url);
-    const inChild = async (args: string[]) => {
-      const out = await run(Deno.execPath(), ["run", "-A", self, "--child", ...args]);
-      return JSON.parse(out.trim().split("\n").pop()!) as { seconds: number; peakRssMiB: number };
-    };
+    const one = join(work, "one-mib");
+    await makeFile(one, MiB);
+    const job = (args: string[]) =>
+      runScript<ChildResult>(import.meta.url, ["--child", ...args], { label: `child ${args[0]}` });
     for (const e of engines) {
       const opts = JSON.stringify({ ...options, engine: e });
-      const tails: Record<string, () => Promise<number>> = {
-        tail: async () => (await inChild(["tail", `${base}/ranges`, opts])).seconds,
-        get: async () => (await inChild(["get1", `${base}/ranges`, opts])).seconds,
-      };
-      const t = await race(Math.max(3, runs), tails);
+      const reused = await job(["write", `${base}/ranges`, opts, "reuse"]);
+      const fresh = await job(["write", `${base}/ranges`, opts]);
+      const times = await job(["ranges", `${base}/ranges`, opts, one]);
+      const read = await job(["read", `${base}/ranges`, opts]);
+      console.log(`[${e}] ${tailLine(times, REPEAT)}`);
       console.log(
-        `[${e}] last 1 MiB of a 1 GiB file ${(t.tail!.best * 1000).toFixed(1)} ms vs a 1 MiB get ${
-          (t.get!.best * 1000).toFixed(1)
-        } ms (ratio ${(t.tail!.best / t.get!.best).toFixed(2)}x, after connecting)`,
+        `[${e}] peak RSS streaming 1 GiB: write ${reused.peakRssMiB} MiB from a reused buffer (${
+          (1024 / reused.seconds!).toFixed(0)
+        } MiB/s) / ${fresh.peakRssMiB} MiB from fresh 1 MiB chunks; read ${read.peakRssMiB} MiB (${
+          (1024 / read.seconds!).toFixed(0)
+        } MiB/s)`,
       );
-      const w = await inChild(["write", `${base}/ranges`, opts]);
-      console.log(
-        `[${e}] streamed write of 1 GiB: ${w.seconds.toFixed(2)} s, peak RSS ${w.peakRssMiB} MiB`,
-      );
-      await Deno.remove(join(srv.root, "ranges", "written.bin")).catch(() => {});
     }
     await Deno.remove(join(srv.root, "ranges"), { recursive: true });
 
@@ -301,37 +312,31 @@ async function main(): Promise<void> {
   }
 }
 
-/** In a fresh process: one ranged read, a 1 MiB get, or a streamed 1 GiB write; prints JSON. */
-async function child([op, url, optionsJson]: string[]): Promise<void> {
-  const store = await getBackend(url!, { maxAttempts: 1, ...JSON.parse(optionsJson!) });
-  await store.list(); // connect first: the figures are the operation alone
-  let seconds = 0;
-  if (op === "tail") {
-    seconds = await wall(() => store.readBytes("big.bin", { offset: (1 << 30) - (1 << 20) }));
-  } else if (op === "get1") {
-    const dst = await Deno.makeTempFile();
-    seconds = await wall(() => store.get("one.bin", dst));
-    await Deno.remove(dst);
-  } else if (op === "write") {
-    const chunk = new Uint8Array(1 << 20);
-    crypto.getRandomValues(chunk.subarray(0, 65536));
-    // One buffer, given again and again (a write takes a copy before it
-    // resolves): the figure is stowage's memory, not the source's garbage.
-    const source = () => {
-      let left = 1024;
-      return new ReadableStream<Uint8Array>({
-        pull(c) {
-          if (left-- > 0) c.enqueue(chunk);
-          else c.close();
-        },
-      });
-    };
-    seconds = await wall(() => store.write("written.bin", source));
+/** A measured process: `write URL OPTIONS [reuse]`, `read URL OPTIONS`, or `ranges URL OPTIONS LOCAL`. */
+async function child([what, url, optionsJson, extra]: string[]): Promise<void> {
+  await using store = await getBackend(url!, { maxAttempts: 1, ...JSON.parse(optionsJson!) });
+  const result: ChildResult = { peakRssMiB: 0 };
+  if (what === "write") {
+    result.seconds = await wall(() =>
+      store.write("gib", gigabyte(extra === "reuse"), { size: GiB })
+    );
+  } else if (what === "read") {
+    result.seconds = await timeWholeRead(store, "gib", GiB);
+  } else if (what === "ranges") {
+    await store.put(extra!, "one-mib");
+    const times = await timeTailReads(store, {
+      big: "gib",
+      bigSize: GiB,
+      small: "one-mib",
+      local: `${extra}.back`,
+      rounds: REPEAT,
+      length: true,
+      firstByte: 255,
+    });
+    Object.assign(result, { range: Math.min(...times.tail), get: Math.min(...times.get) });
   }
-  await store.close();
-  const status = Deno.readTextFileSync("/proc/self/status");
-  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  console.log(JSON.stringify({ op, seconds, peakRssMiB: Math.round(kb / 102.4) / 10 }));
+  result.peakRssMiB = peakRssMiB();
+  console.log(JSON.stringify(result));
 }
 
 async function verifySame(a: string, b: string): Promise<void> {

@@ -9,8 +9,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BackendError, ErrorCode, getBackend, type GetBackendOptions } from "../mod.ts";
+import { ErrorCode, getBackend, type GetBackendOptions } from "../mod.ts";
 import { testConformance } from "../testing/mod.ts";
+import { expectCode, greetingListener, randomFile } from "./_helpers.ts";
 import { freePort, requireProgram, run } from "./servers/common.ts";
 import {
   haveRclone,
@@ -48,24 +49,10 @@ async function pinned(
   };
 }
 
-async function expectCode(p: Promise<unknown>, code: number): Promise<BackendError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof BackendError, `expected a BackendError, got ${err}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  throw new Error(`expected code ${code}, but the call succeeded`);
-}
-
-async function randomFile(path: string, size: number): Promise<Uint8Array> {
-  const data = new Uint8Array(size);
-  for (let i = 0; i < size; i += 65536) {
-    crypto.getRandomValues(data.subarray(i, Math.min(size, i + 65536)));
-  }
-  await Deno.writeFile(path, data);
-  return data;
+/** Make the folder `name` in the server's login folder, owned by its user (a listing of it starts empty). */
+async function remoteFolder(srv: SftpServer, name: string): Promise<void> {
+  await Deno.mkdir(join(srv.root, name), { recursive: true });
+  await run("chown", [`${srv.user}:`, join(srv.root, name)]);
 }
 
 for (const engine of ENGINES) {
@@ -169,6 +156,7 @@ for (const engine of ENGINES) {
       try {
         const opts = await pinned(srv, engine);
         const kh = join(srv.dir, "ssh", "known_hosts"); // the folder does not exist yet
+        await remoteFolder(srv, "x");
         const url = `sftp://${srv.user}@127.0.0.1:${srv.port}/x`;
         {
           await using store = await getBackend(url, {
@@ -234,6 +222,7 @@ for (const engine of ENGINES) {
         await Deno.writeTextFile(kh, `${srv.knownHostsLine}\n`);
         await run("ssh-keygen", ["-q", "-H", "-f", kh]);
         assert.match(await Deno.readTextFile(kh), /^\|1\|/);
+        await remoteFolder(srv, "x");
         const url = `sftp://${srv.user}@127.0.0.1:${srv.port}/x`;
         {
           await using store = await getBackend(url, { ...opts, knownHostsFile: kh });
@@ -291,6 +280,7 @@ for (const engine of ENGINES) {
           prompts.push(prompt);
           return Promise.resolve(srv.password);
         };
+        await remoteFolder(srv, "key-first");
         await using store = await getBackend(
           `sftp://${srv.user}@127.0.0.1:${srv.port}/key-first`,
           await pinned(srv, engine, { askPassword }),
@@ -320,6 +310,7 @@ for (const engine of ENGINES) {
           prompts.push(prompt);
           return Promise.resolve(srv.password);
         };
+        await remoteFolder(srv, "asked");
         await using store = await getBackend(
           `sftp://${srv.user}@127.0.0.1:${srv.port}/asked`,
           await pinned(srv, engine, { identityFile: other, askPassword }),
@@ -439,6 +430,7 @@ for (const engine of ENGINES) {
         }
         await run("ssh-add", ["-q", srv.clientKey], { env: { SSH_AUTH_SOCK: sock } });
         const { identityFile: _, ...opts } = await pinned(srv, engine);
+        await remoteFolder(srv, "agent");
         await using store = await getBackend(`sftp://${srv.user}@127.0.0.1:${srv.port}/agent`, {
           ...opts,
           agent: sock,
@@ -462,6 +454,7 @@ for (const engine of ENGINES) {
         await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "key-Secret-1", "-f", key]);
         const pub = await Deno.readTextFile(`${key}.pub`);
         await Deno.writeTextFile(join(srv.dir, "authorized_keys"), pub, { append: true });
+        await remoteFolder(srv, "enc");
         const url = `sftp://${srv.user}@127.0.0.1:${srv.port}/enc`;
         {
           await using store = await getBackend(
@@ -499,6 +492,7 @@ for (const engine of ENGINES) {
     async fn() {
       const srv = await startSshd();
       try {
+        await remoteFolder(srv, "ciphers");
         const url = `sftp://${srv.user}@127.0.0.1:${srv.port}/ciphers`;
         {
           const opts = await pinned(srv, engine, {
@@ -527,6 +521,7 @@ for (const engine of ENGINES) {
       const srv = await startSshd();
       try {
         const opts = await pinned(srv, engine, { agent: join(srv.dir, "no-such-agent.sock") });
+        await remoteFolder(srv, "stale");
         await using store = await getBackend(
           `sftp://${srv.user}@127.0.0.1:${srv.port}/stale`,
           opts,
@@ -622,6 +617,7 @@ for (const engine of ENGINES) {
     async fn() {
       const srv = await startSshd();
       try {
+        await remoteFolder(srv, "idle");
         await using store = await getBackend(
           `sftp://${srv.user}@127.0.0.1:${srv.port}/idle`,
           await pinned(srv, engine),
@@ -699,6 +695,7 @@ Deno.test({
     const srv = await startSshd({ password: true });
     try {
       const { identityFile: _, ...opts } = await pinned(srv, "openssh");
+      await remoteFolder(srv, "pw");
       await using store = await getBackend(
         `sftp://${srv.user}:${encodeURIComponent(srv.password)}@127.0.0.1:${srv.port}/pw`,
         opts,
@@ -751,3 +748,315 @@ function childrenNamed(name: string): number[] {
   }
   return out;
 }
+
+// ---- failures bounded and classified (issue 8), streams (issue 11) ----
+
+/** Options for a store on a server that is not really an SSH server. */
+async function unpinned(engine: Engine, extra: GetBackendOptions = {}): Promise<GetBackendOptions> {
+  const dir = await Deno.makeTempDir({ prefix: "stowage-sftp-test-" });
+  return {
+    knownHostsFile: join(dir, "known_hosts"),
+    agent: "none",
+    sshConfig: "none",
+    engine,
+    minTimeout: 10,
+    maxTimeout: 20,
+    ...extra,
+  };
+}
+
+/** Names in a server folder (on disk), `[]` when it does not exist. */
+function onDisk(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+for (const engine of ENGINES) {
+  Deno.test({
+    name:
+      `a server that greets in another protocol fails at once with code 38 quoting the greeting [${engine}]`,
+    async fn() {
+      const fake = greetingListener("220 ProFTPD Server (Debian) ready.\r\n");
+      try {
+        await using store = await getBackend(
+          `sftp://u:pw@127.0.0.1:${fake.port}/x`,
+          await unpinned(engine, { maxAttempts: 2 }),
+        );
+        const t0 = performance.now();
+        const err = await expectCode(store.list(), ErrorCode.connection_failed);
+        assert.ok(performance.now() - t0 < 5000, "it waited for a timeout");
+        assert.match(err.message, /does not speak SSH/);
+        assert.match(err.message, /220 ProFTPD Server/);
+      } finally {
+        await fake.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `a server that accepts and never answers gives up within the caller's timeout plus a second [${engine}]`,
+    async fn() {
+      const fake = greetingListener();
+      try {
+        const store = await getBackend(
+          `sftp://u:pw@127.0.0.1:${fake.port}/x`,
+          await unpinned(engine, { timeout: 300, maxAttempts: 2 }),
+        );
+        const t0 = performance.now();
+        const err = await expectCode(store.list(), ErrorCode.backend_timeout);
+        const ms = performance.now() - t0;
+        assert.equal(err.attempts, 2);
+        assert.ok(ms < 2 * 300 + 1000, `took ${Math.round(ms)} ms`);
+        await store.close();
+        assert.deepEqual(childrenNamed("ssh"), [], "ssh is still running after close()");
+      } finally {
+        await fake.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `a transfer whose server stalls mid-way gives up within the caller's timeout plus a second [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd();
+      try {
+        await remoteFolder(srv, "stall");
+        await randomFile(join(srv.root, "stall", "big.bin"), 16 << 20);
+        let pausedAt = 0;
+        const store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/stall`,
+          await pinned(srv, engine, {
+            timeout: 300,
+            maxAttempts: 1,
+            onProgress: (e) => {
+              if (e.bytes > 0 && !pausedAt) {
+                pausedAt = performance.now();
+                srv.pauseConnections(true);
+              }
+            },
+          }),
+        );
+        await expectCode(
+          store.get("big.bin", join(srv.dir, "stall-dst")),
+          ErrorCode.backend_timeout,
+        );
+        const ms = performance.now() - pausedAt;
+        assert.ok(pausedAt > 0, "the transfer never started");
+        assert.ok(ms < 300 + 1000, `gave up ${Math.round(ms)} ms after the stall`);
+        const t1 = performance.now();
+        await store.close();
+        assert.ok(performance.now() - t1 < 1000, "close() waited for the stalled connection");
+        assert.deepEqual(onDisk(srv.dir).filter((n) => n.includes("stall-dst")), []);
+      } finally {
+        srv.pauseConnections(false);
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `listing a folder that does not exist is code 52 naming it, and the first put makes it [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd();
+      try {
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/not/yet`,
+          await pinned(srv, engine),
+        );
+        const err = await expectCode(store.list(), ErrorCode.backend_not_found);
+        assert.equal(err.attempts, 1);
+        assert.match(err.message, /no such folder "not\/yet"/);
+        assert.ok(!err.message.includes(srv.root), err.message);
+        const src = join(srv.dir, "first-src");
+        await Deno.writeTextFile(src, "first");
+        await store.put(src, "first.txt");
+        assert.deepEqual(await store.list(), ["first.txt"]);
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `a name the server finds too long is code 59, not retried, and the message shows the name, not the server's path [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd();
+      try {
+        await remoteFolder(srv, "long");
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/long`,
+          await pinned(srv, engine, { maxAttempts: 3 }),
+        );
+        const src = join(srv.dir, "long-src");
+        await Deno.writeTextFile(src, "x");
+        const long = "n".repeat(300);
+        const err = await expectCode(store.put(src, long), ErrorCode.backend_unsupported);
+        assert.equal(err.attempts, 1);
+        assert.match(err.message, /too long/);
+        assert.ok(!err.message.includes(srv.root), err.message);
+        const e2 = await expectCode(
+          store.get(long, join(srv.dir, "x")),
+          ErrorCode.backend_unsupported,
+        );
+        assert.equal(e2.attempts, 1);
+        assert.deepEqual(onDisk(join(srv.root, "long")), [], "a temporary upload was left behind");
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `cancelling a put, a streamed write or a get removes the temporary before the call settles [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd();
+      try {
+        await remoteFolder(srv, "cancel");
+        const folder = join(srv.root, "cancel");
+        let ac = new AbortController();
+        let abortedAt = 0;
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/cancel`,
+          await pinned(srv, engine, {
+            maxAttempts: 1,
+            onProgress: (e) => {
+              if (e.bytes > 0 && !ac.signal.aborted) {
+                abortedAt = performance.now();
+                ac.abort();
+              }
+            },
+          }),
+        );
+        const src = join(srv.dir, "cancel-src");
+        await randomFile(src, 32 << 20);
+        await expectCode(
+          store.put(src, "big.bin", { signal: ac.signal }),
+          ErrorCode.backend_aborted,
+        );
+        assert.ok(performance.now() - abortedAt < 1000, "the cancelled put took over a second");
+        assert.deepEqual(onDisk(folder), [], "the cancelled put left a temporary");
+
+        ac = new AbortController();
+        const chunk = new Uint8Array(1 << 20);
+        const source = (async function* () {
+          for (let i = 0; i < 64; i++) {
+            if (i === 8) {
+              abortedAt = performance.now();
+              ac.abort();
+            }
+            yield chunk;
+          }
+        })();
+        await expectCode(
+          store.write("w.bin", source, { signal: ac.signal }),
+          ErrorCode.backend_aborted,
+        );
+        assert.ok(performance.now() - abortedAt < 1000, "the cancelled write took over a second");
+        assert.deepEqual(onDisk(folder), [], "the cancelled write left a temporary");
+
+        await Deno.copyFile(src, join(folder, "get.bin"));
+        ac = new AbortController();
+        const dst = join(srv.dir, "cancel-dst");
+        await expectCode(
+          store.get("get.bin", dst, { signal: ac.signal }),
+          ErrorCode.backend_aborted,
+        );
+        assert.ok(performance.now() - abortedAt < 1000, "the cancelled get took over a second");
+        assert.deepEqual(onDisk(srv.dir).filter((n) => n.includes("cancel-dst")), []);
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      `a read of the last bytes of a large file asks only for them, and a write streams without a local copy [${engine}]`,
+    ignore: !SSHD,
+    async fn() {
+      const srv = await startSshd();
+      try {
+        await remoteFolder(srv, "ranges");
+        const data = await randomFile(join(srv.root, "ranges", "big.bin"), 24 << 20);
+        await using store = await getBackend(
+          `sftp://${srv.user}@127.0.0.1:${srv.port}/ranges`,
+          await pinned(srv, engine),
+        );
+        const tail = await store.readBytes("big.bin", { offset: data.length - 100_000 });
+        assert.deepEqual(tail, data.subarray(data.length - 100_000));
+        const mid = await store.readBytes("big.bin", { offset: 5_000_001, length: 777_777 });
+        assert.deepEqual(mid, data.subarray(5_000_001, 5_000_001 + 777_777));
+        await store.write("copy.bin", await store.read("big.bin"));
+        assert.deepEqual(await Deno.readFile(join(srv.root, "ranges", "copy.bin")), data);
+        assert.deepEqual(onDisk(join(srv.root, "ranges")), ["big.bin", "copy.bin"]);
+      } finally {
+        await srv.stop();
+      }
+    },
+  });
+}
+
+Deno.test({
+  name:
+    "engine=openssh connects through the dialer unless the ssh config has its own proxy, and ssh's pipes carry SFTP when no socket fits",
+  ignore: !SSHD || !ENGINES.includes("openssh") || !requireProgram("perl", "perl"),
+  async fn() {
+    const srv = await startSshd();
+    try {
+      await remoteFolder(srv, "dial");
+      const url = `sftp://${srv.user}@127.0.0.1:${srv.port}/dial`;
+      const sshArgs = async (extra: GetBackendOptions) => {
+        await using store = await getBackend(url, await pinned(srv, "openssh", extra));
+        assert.deepEqual(await store.list(), []);
+        const ssh = childrenNamed("ssh");
+        assert.equal(ssh.length, 1, "expected one ssh child process");
+        return (await Deno.readTextFile(`/proc/${ssh[0]}/cmdline`)).split("\0");
+      };
+      const plain = join(srv.dir, "plain_config");
+      await Deno.writeTextFile(plain, "Host *\n  ServerAliveCountMax 3\n");
+      assert.ok((await sshArgs({ sshConfig: plain })).includes("ProxyUseFdpass=yes"));
+      const proxied = join(srv.dir, "proxied_config");
+      await Deno.writeTextFile(proxied, "Host elsewhere\n  ProxyJump nobody@nowhere.invalid\n");
+      const args = await sshArgs({ sshConfig: proxied });
+      assert.ok(!args.some((a) => a.startsWith("Proxy")), args.join(" "));
+
+      // A temporary folder too deep for a socket path: the pipes, widened by perl.
+      const deep = join(srv.dir, "t".repeat(60), "u".repeat(60));
+      await Deno.mkdir(deep, { recursive: true });
+      const src = join(srv.dir, "deep-src");
+      const data = await randomFile(src, 3 << 20);
+      const opts = JSON.stringify({ ...(await pinned(srv, "openssh")), maxAttempts: 1 });
+      const env = { TMPDIR: deep, NO_COLOR: "1" };
+      for (const [op, local] of [["put", src], ["get", join(srv.dir, "deep-dst")]]) {
+        await run(Deno.execPath(), [
+          "run",
+          "-A",
+          "bench/_transfer.ts",
+          op!,
+          url,
+          "f.bin",
+          local!,
+          opts,
+        ], {
+          cwd: REPO,
+          env,
+        });
+      }
+      assert.deepEqual(await Deno.readFile(join(srv.dir, "deep-dst")), data);
+    } finally {
+      await srv.stop();
+    }
+  },
+});

@@ -8,9 +8,8 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 // @ts-types="npm:@types/ssh2@^1.15.0"
-import { type ConnectConfig, type ParsedKey, utils as sshUtils } from "ssh2";
+import type { ConnectConfig, ParsedKey } from "ssh2";
 import { BackendError, ErrorCode, reasonOf } from "../../core/errors.ts";
 import { type AskPassword, resolvePassword, storedPassword } from "../../core/password.ts";
 import type { ParsedUrl } from "../../core/url.ts";
@@ -77,23 +76,66 @@ export class PasswordSource {
   }
 }
 
-/** Read and parse a private key file: the key, or ssh2's reason it cannot use it. */
-async function parseKeyFile(
-  path: string,
-  passphrase: string | undefined,
-): Promise<ParsedKey | Error> {
-  let data: Uint8Array;
+/** Read a private key file (code 23 when it cannot be read). */
+async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
-    data = await Deno.readFile(path);
+    return await Deno.readFile(path);
   } catch (err) {
     throw new BackendError(`cannot read the identity file "${path}": ${reasonOf(err)}`, {
       code: ErrorCode.user_error,
       cause: err,
     });
   }
-  const parsed = sshUtils.parseKey(Buffer.from(data), passphrase);
+}
+
+/** Parse a private key with ssh2 (loaded now): the key, or ssh2's reason it cannot use it. */
+async function parseKey(
+  data: Uint8Array,
+  passphrase: string | undefined,
+): Promise<ParsedKey | Error> {
+  const { utils } = await import("ssh2");
+  const { Buffer } = await import("node:buffer");
+  const parsed = utils.parseKey(Buffer.from(data), passphrase);
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   return key ?? new Error("no key in the file");
+}
+
+/** Read and parse a private key file: the key, or ssh2's reason it cannot use it. */
+async function parseKeyFile(
+  path: string,
+  passphrase: string | undefined,
+): Promise<ParsedKey | Error> {
+  return await parseKey(await readKeyFile(path), passphrase);
+}
+
+/**
+ * Whether a private key file is encrypted, read from its format (OpenSSH,
+ * PEM, PKCS#8, PuTTY) without parsing the key; `undefined` for a format
+ * not known here.
+ */
+export function keyIsEncrypted(data: Uint8Array): boolean | undefined {
+  const text = new TextDecoder().decode(data.subarray(0, 64 * 1024));
+  const m = /-----BEGIN OPENSSH PRIVATE KEY-----([\s\S]*?)-----END/.exec(text);
+  if (m) {
+    try {
+      const raw = Uint8Array.from(atob(m[1]!.replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+      const magic = "openssh-key-v1\0";
+      if (new TextDecoder().decode(raw.subarray(0, magic.length)) !== magic) return undefined;
+      const p = magic.length;
+      const len = new DataView(raw.buffer).getUint32(p);
+      return new TextDecoder().decode(raw.subarray(p + 4, p + 4 + len)) !== "none";
+    } catch {
+      return undefined;
+    }
+  }
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text)) return true;
+  if (/-----BEGIN PRIVATE KEY-----/.test(text)) return false;
+  if (/-----BEGIN (RSA|DSA|EC) PRIVATE KEY-----/.test(text)) {
+    return /Proc-Type:\s*4,ENCRYPTED/i.test(text);
+  }
+  const putty = /^PuTTY-User-Key-File-\d+:.*\r?\nEncryption:\s*(\S+)/m.exec(text);
+  if (putty) return putty[1] !== "none";
+  return undefined;
 }
 
 function isEncrypted(err: Error): boolean {
@@ -114,11 +156,19 @@ function passphraseProblem(passphrase: string | undefined): string {
 
 /**
  * For the OpenSSH engine: refuse an identity file that is unreadable, or
- * encrypted without the right passphrase (code 23). Keys ssh2 cannot parse
- * (security keys, new formats) are left to ssh.
+ * encrypted without the right passphrase (code 23). The format tells
+ * whether it is encrypted; ssh2 is loaded only to try a passphrase. Keys
+ * ssh2 cannot parse (security keys, new formats) are left to ssh.
  */
 export async function checkIdentity(path: string, passphrase: string | undefined): Promise<void> {
-  const key = await parseKeyFile(path, passphrase);
+  const data = await readKeyFile(path);
+  const encrypted = keyIsEncrypted(data);
+  if (encrypted === false) return;
+  if (encrypted === true && passphrase === undefined) {
+    throw refuseKey(path, passphraseProblem(passphrase));
+  }
+  // Encrypted with a passphrase given, or a format not known here: ask ssh2 (rarely needed).
+  const key = await parseKey(data, passphrase);
   if (key instanceof Error && isEncrypted(key)) {
     throw refuseKey(path, passphraseProblem(passphrase));
   }

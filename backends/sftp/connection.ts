@@ -1,8 +1,10 @@
 /**
  * The backend's one connection: opened on first use with the engine the
- * options pick, reused by every call, reopened after it was lost, and
- * dropped between attempts unless it still answers. Temporary uploads left
- * behind by a lost connection are removed on the next one.
+ * options pick (each loaded only when used: the OpenSSH engine loads no
+ * npm code), reused by every call, reopened after it was lost, and dropped
+ * between attempts unless it still answers. Every wait is bounded by the
+ * caller's timeout. Temporary uploads left behind by a lost connection are
+ * removed on the next one.
  *
  * @module
  */
@@ -10,8 +12,7 @@
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import { findSsh, mayRun, openOpenSsh } from "./engine_openssh.ts";
-import { openSsh2 } from "./engine_ssh2.ts";
-import { alive, type OpenParams, req, type Session } from "./session.ts";
+import { alive, type OpenParams, type Session } from "./session.ts";
 
 /** The transport: the system OpenSSH client, or npm ssh2. */
 export type Engine = "openssh" | "ssh2";
@@ -22,30 +23,40 @@ export function pickEngine(setting: "auto" | Engine): Engine {
   return mayRun(findSsh()) ? "openssh" : "ssh2";
 }
 
+/** What the connection is opened with (the rest comes from each call). */
+export type ConnectionParams = Omit<OpenParams, "signal" | "progress" | "loginTimeout">;
+
 /** One reused SFTP session, opened lazily. */
 export class SftpConnection {
   readonly #engine: Engine;
-  readonly #params: Omit<OpenParams, "signal" | "progress">;
+  readonly #params: ConnectionParams;
   readonly #onOpen: (s: Session) => void;
   #session: Promise<Session> | undefined;
   #live: Session | undefined;
+  /** The caller's timeout of the last call, in ms (0: none). */
+  #timeout = 0;
   /** Temporary uploads that could not be removed because the connection was gone. */
   readonly #orphans = new Set<string>();
 
   /** No I/O; `onOpen` hears of every new session. */
-  constructor(
-    engine: Engine,
-    params: Omit<OpenParams, "signal" | "progress">,
-    onOpen: (s: Session) => void,
-  ) {
+  constructor(engine: Engine, params: ConnectionParams, onOpen: (s: Session) => void) {
     this.#engine = engine;
     this.#params = params;
     this.#onOpen = onOpen;
   }
 
+  /**
+   * How long a clean-up wait may take, in ms: the caller's timeout of the
+   * last call, else the login time limit.
+   */
+  get waitLimit(): number {
+    return this.#timeout || this.#params.settings.connectTimeout;
+  }
+
   /** The live session, connecting when there is none (one connect at a time). */
   connect(ctx?: OperationContext): Promise<Session> {
     ctx?.signal.throwIfAborted();
+    if (ctx?.timeout !== undefined) this.#timeout = ctx.timeout;
     if (this.#live?.closed) {
       this.#live = undefined;
       this.#session = undefined;
@@ -64,14 +75,18 @@ export class SftpConnection {
     return this.#session;
   }
 
-  /** Drop the session so the next call opens a fresh one, unless it answers within `ms`. */
-  async dropUnlessAlive(ms: number): Promise<void> {
+  /**
+   * Drop the session so the next call opens a fresh one, unless it answers
+   * within the wait limit (one that does not answer is ended at once).
+   */
+  async dropUnlessAlive(): Promise<void> {
     const s = this.#live;
-    if (s && !s.closed && await alive(s, ms)) return;
-    await this.disconnect();
+    if (!s) return await this.disconnect();
+    if (!s.closed && await alive(s, this.waitLimit)) return;
+    this.destroy();
   }
 
-  /** End the session (gracefully, then at once after 2 s). */
+  /** End the session (gracefully, then at once after the wait limit). */
   async disconnect(): Promise<void> {
     const p = this.#session;
     this.#session = undefined;
@@ -84,9 +99,17 @@ export class SftpConnection {
       return;
     }
     if (!s.closed) s.end();
-    const t = setTimeout(() => s.destroy(), 2000);
+    const t = setTimeout(() => s.destroy(), this.waitLimit);
     await s.closedPromise;
     clearTimeout(t);
+  }
+
+  /** End the session at once (it is stuck). */
+  destroy(): void {
+    const s = this.#live;
+    this.#session = undefined;
+    this.#live = undefined;
+    s?.destroy();
   }
 
   /** Remember a temporary upload to remove once a connection allows it. */
@@ -95,12 +118,16 @@ export class SftpConnection {
   }
 
   async #open(ctx?: OperationContext): Promise<Session> {
-    const params: OpenParams = { ...this.#params };
+    const connectTimeout = this.#params.settings.connectTimeout;
+    const params: OpenParams = {
+      ...this.#params,
+      loginTimeout: ctx?.timeout ? Math.min(ctx.timeout, connectTimeout) : connectTimeout,
+    };
     if (ctx) {
       params.signal = ctx.signal;
       params.progress = () => ctx.progress();
     }
-    if (this.#engine === "ssh2") return await openSsh2(params);
+    if (this.#engine === "ssh2") return await (await import("./engine_ssh2.ts")).openSsh2(params);
     const ssh = findSsh();
     if (!ssh) {
       throw new BackendError(
@@ -115,7 +142,7 @@ export class SftpConnection {
   #sweepOrphans(s: Session): void {
     for (const path of [...this.#orphans]) {
       this.#orphans.delete(path);
-      req<void>(s, (cb) => s.sftp.unlink(path, cb)).catch(() => {});
+      s.client.remove(path).catch(() => {});
     }
   }
 }

@@ -1,9 +1,12 @@
 /**
  * The `openssh` engine: runs the system OpenSSH client as `ssh -s host sftp`
  * (like duplicity's `pexpect+sftp` backend) and speaks SFTP over its stdin
- * and stdout (`openssh_pipe.ts`). Encryption runs in OpenSSH's native code;
- * OpenSSH reads the ssh config and checks the host key itself, configured
- * from the options (`openssh_args.ts`).
+ * and stdout (`openssh_pipe.ts`: a Unix socket through a perl shim, else
+ * pipes). Encryption runs in OpenSSH's native code; OpenSSH reads the ssh
+ * config and checks the host key itself, configured from the options
+ * (`openssh_args.ts`), and connects through the dialer of `openssh_dial.ts`
+ * where the config allows. The SFTP INIT is written at once: it waits in
+ * ssh's stdin until the session is open.
  *
  * Logging in: ssh first runs with `BatchMode=yes` (the agent and the keys
  * only; it never prompts on the terminal), unless a password is known (URL,
@@ -19,19 +22,28 @@ import { join } from "node:path";
 import { abortError, BackendError, ErrorCode, reasonOf } from "../../core/errors.ts";
 import { type LoginContext, toBackendError } from "./error.ts";
 import { type SshCommand, sshCommand } from "./openssh_args.ts";
-import { sftpOverPipes } from "./openssh_pipe.ts";
-import { markLost, type OpenParams, type Session } from "./session.ts";
+import { sftpOverPipes, sftpOverSocket, SOCKET_SHIM } from "./openssh_pipe.ts";
+import { markLost, type OpenParams, type Session, sessionFacts, sized } from "./session.ts";
+import { SftpClient } from "./sftp_client.ts";
 import { envGet } from "./ssh_config.ts";
 import { SshLog } from "./ssh_log.ts";
 
 /**
- * A Linux pipe holds 64 KiB, so ssh and this process take turns every 64 KiB;
- * when perl is at hand (it is on every Debian), it widens both pipes to
- * 1 MiB (`F_SETPIPE_SZ`, ignored where refused) and becomes ssh: ~20% faster
- * transfers on a busy machine.
+ * When ssh's stdio must be pipes (no room for a Unix socket) and perl is at
+ * hand: a Linux pipe holds 64 KiB, so ssh and this process take turns every
+ * 64 KiB; perl widens both pipes to 1 MiB (`F_SETPIPE_SZ`, ignored where
+ * refused) and becomes ssh: ~30% faster transfers.
  */
 const WIDEN_PIPES =
   'fcntl(STDIN, 1031, 1048576); fcntl(STDOUT, 1031, 1048576); exec { $ARGV[0] } @ARGV or die "cannot run $ARGV[0]: $!\\n";';
+
+/** This process's ssh refused the "^first" lists of `openssh_args.ts` (OpenSSH before 8.2). */
+let oldSsh = false;
+
+/** ssh refused the algorithm preferences this backend adds (not the user's own lists). */
+function refusedPreferences(log: SshLog): boolean {
+  return !oldSsh && /Bad SSH2 (KexAlgorithms|cipher spec) '\^/.test(log.text);
+}
 
 /** How one run of ssh ended: with a session, or refused with what ssh printed. */
 type Launched = { session: Session } | { log: SshLog; at: LoginContext };
@@ -39,6 +51,10 @@ type Launched = { session: Session } | { log: SshLog; at: LoginContext };
 /** Log in with the OpenSSH client `ssh` and open the SFTP channel over its pipes. */
 export async function openOpenSsh(ssh: string, p: OpenParams): Promise<Session> {
   let run = await launch(ssh, p, p.password.known());
+  if ("log" in run && refusedPreferences(run.log)) {
+    oldSsh = true; // before OpenSSH 8.2: no "^" lists; ssh's own order then
+    run = await launch(ssh, p, p.password.known());
+  }
   if (
     "log" in run && p.password.mayAsk && run.log.loginRefused &&
     run.log.methodsLeft?.includes("password")
@@ -62,9 +78,31 @@ async function launch(
   password: string | undefined,
 ): Promise<Launched> {
   const { url, signal } = p;
-  const cmd = await sshCommand(url, p.settings, password);
+  const perl = perlToRun();
+  const local = perl ? await localEnds() : undefined;
+  let cmd: SshCommand;
+  try {
+    cmd = await sshCommand(url, p.settings, password, perl, p.loginTimeout, local?.dir, !oldSsh);
+  } catch (err) {
+    await local?.remove();
+    throw err;
+  }
   const scrub = (line: string) => cmd.secrets.reduce((l, x) => l.replaceAll(x, "***"), line);
-  const child = spawn(ssh, cmd);
+  const child = spawn(ssh, cmd, perl, local);
+  const where = `${url.hostname}${url.port ? `:${url.port}` : ""}`;
+  const at: LoginContext = {
+    where,
+    user: url.username,
+    tried: cmd.tried,
+    knownHostsFile: cmd.knownHostsFile,
+    connectTimeout: p.loginTimeout,
+  };
+  let session: Session | undefined;
+  const gone = () => {
+    if (session) markLost(session, where);
+  };
+  let settled = false;
+  let failFromLog = () => {};
 
   // ---- stderr: keep what explains a failure, bounded ----
   const log = new SshLog();
@@ -77,6 +115,7 @@ async function launch(
         rest = lines.pop() ?? "";
         if (rest.length > 4096) rest = rest.slice(0, 4096);
         for (const l of lines) log.add(scrub(l));
+        if (log.foreignGreeting && !settled) failFromLog(); // not an SSH server: do not wait
       }
     } catch {
       // the pipe broke: the process is gone
@@ -84,24 +123,22 @@ async function launch(
     if (rest) log.add(scrub(rest));
   })();
 
-  const { sftp, stdoutDone, closeStdin, sendWrite } = sftpOverPipes(child);
-  const where = `${url.hostname}${url.port ? `:${url.port}` : ""}`;
-  const at: LoginContext = {
-    where,
-    user: url.username,
-    tried: cmd.tried,
-    knownHostsFile: cmd.knownHostsFile,
-    connectTimeout: p.settings.connectTimeout,
-  };
-  let session: Session | undefined;
-  const gone = () => {
-    if (session) markLost(session, where);
-  };
+  // ---- the SFTP session on ssh's stdio; INIT waits there until the channel is open ----
+  const sink: { client?: SftpClient } = {};
+  const onData = (chunk: Uint8Array) => sink.client!.feed(chunk);
+  const pipe = local?.listener
+    ? sftpOverSocket(accept(local.listener), onData)
+    : sftpOverPipes(child, onData);
+  const client = new SftpClient(pipe.transport);
+  sink.client = client;
+  const ready = client.start(() => log.openssh);
+  ready.catch(() => {});
   const status = child.status;
   const closedPromise = (async () => {
     const s = await status.catch(() => undefined);
     log.exitCode = s?.code;
-    await Promise.allSettled([stdoutDone, stderrDone]);
+    await local?.remove();
+    await Promise.allSettled([pipe.stdoutDone, stderrDone]);
     await cmd.removeHelper();
   })();
   const kill = () => {
@@ -111,13 +148,20 @@ async function launch(
       // already exited
     }
   };
+  pipe.stdoutDone.then(() => {
+    client.fail(
+      new BackendError(`the connection to ${where} was closed`, {
+        code: ErrorCode.connection_failed,
+      }),
+    );
+    gone();
+  });
   status.then(() => {
-    closeStdin();
+    pipe.closeStdin();
     gone();
   });
 
   return await new Promise<Launched>((resolve, reject) => {
-    let settled = false;
     const finish = (then: () => void) => {
       if (settled) return;
       settled = true;
@@ -129,76 +173,133 @@ async function launch(
     const onAbort = () => finish(() => reject(abortError(signal!)));
     signal?.addEventListener("abort", onAbort, { once: true });
     const timer = setTimeout(() => {
-      const err = new BackendError(
-        `no SSH login to ${where} within ${p.settings.connectTimeout} ms`,
-        { code: ErrorCode.connection_failed },
-      );
+      const err = new BackendError(`no SSH login to ${where} within ${p.loginTimeout} ms`, {
+        code: ErrorCode.connection_failed,
+      });
       finish(() => reject(err));
-    }, p.settings.connectTimeout + 1000);
-    const failFromLog = async () => {
+    }, p.loginTimeout + 1000);
+    failFromLog = () => {
       if (settled) return;
-      await status.catch(() => undefined);
-      await stderrDone;
-      finish(() => resolve({ log, at }));
+      if (log.foreignGreeting) return finish(() => resolve({ log, at }));
+      void (async () => {
+        await status.catch(() => undefined);
+        await stderrDone;
+        finish(() => resolve({ log, at }));
+      })();
     };
-    sftp.once("error", () => void failFromLog());
-    sftp.once("end", () => void failFromLog());
-    status.then(() => void failFromLog());
-    sftp.once("ready", () => {
+    ready.then(() => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
-      // Without limits@openssh.com, ssh2 sizes requests by the server's name.
-      if (!sftp._extensions["limits@openssh.com"] && log.openssh) {
-        sftp._isOpenSSH = true;
-        sftp._maxReadLen = sftp._maxWriteLen = 256 * 1024 - 2048;
-      }
-      const ext = sftp._extensions;
       const s: Session = {
-        sftp,
-        end: () => {
-          sftp.end();
-          closeStdin();
-        },
+        client,
+        end: () => pipe.closeStdin(),
         destroy: kill,
         closed: false,
         closedPromise,
-        watchers: new Set(),
-        posixRename: ext["posix-rename@openssh.com"] === "1",
-        fsync: ext["fsync@openssh.com"] === "1",
-        readLen: Math.min(p.chunk, sftp._maxReadLen ?? 32768),
-        writeLen: Math.min(p.chunk, sftp._maxWriteLen ?? 32768),
-        sendWrite,
+        ...sessionFacts(client, log.software, p.chunk),
       };
       session = s;
-      sftp.on("error", () => {
-        gone();
-        s.end();
-      });
-      sftp.on("end", gone);
-      // The helper is not needed after login: remove it before the session is used.
-      cmd.removeHelper().then(() => resolve({ session: s }));
-    });
-    sftp._init();
+      s.sized = sized(s, p.chunk);
+      // The helpers are not needed after login (removing the folder also ends
+      // the dialer's child): remove them before the session is used.
+      Promise.all([cmd.removeHelper(), local?.remove()]).then(() => resolve({ session: s }));
+    }, () => failFromLog());
+    status.then(() => failFromLog());
   });
 }
 
-/** Start ssh (through perl to widen its pipes, when perl may run). */
-function spawn(ssh: string, cmd: SshCommand): Deno.ChildProcess {
+/** perl, when this process may run it on Linux (to widen pipes and to dial). */
+function perlToRun(): string | undefined {
+  const perl = Deno.build.os === "linux" ? findProgram("perl") : undefined;
+  return perl && mayRun(perl) ? perl : undefined;
+}
+
+/** A private folder for the Unix socket (when it can be made) and the dialer's marker. */
+interface LocalEnds {
+  /** The folder (the dialer's child stays while it exists). */
+  dir: string;
+  /** The socket path ssh's stdio connects to, when listening worked. */
+  path?: string;
+  /** Listening on `path`. */
+  listener?: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>;
+  /** Stop listening and remove the folder; idempotent. */
+  remove(): Promise<void>;
+}
+
+/** Make the folder and listen on a socket in it; `undefined` when no folder can be made. */
+async function localEnds(): Promise<LocalEnds | undefined> {
+  let dir: string;
   try {
-    const perl = Deno.build.os === "linux" ? findProgram("perl") : undefined;
-    const [program, argv] = perl && mayRun(perl)
+    dir = await Deno.makeTempDir({ prefix: "stowage-ssh-" });
+  } catch {
+    return undefined;
+  }
+  const ends: LocalEnds = {
+    dir,
+    async remove() {
+      const l = ends.listener;
+      ends.listener = undefined;
+      try {
+        l?.close();
+      } catch {
+        // closed already
+      }
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+  const path = `${dir}/s`;
+  if (path.length < 100) { // sockaddr_un holds 107 bytes
+    try {
+      ends.listener = Deno.listen({ transport: "unix", path });
+      ends.path = path;
+    } catch {
+      // not allowed here: the pipes will do
+    }
+  }
+  return ends;
+}
+
+/** The one connection ssh's stdio makes (`undefined` when the listener closed first). */
+async function accept(
+  listener: Deno.Listener<Deno.UnixConn, Deno.UnixAddr>,
+): Promise<Deno.UnixConn | undefined> {
+  try {
+    const conn = await listener.accept();
+    listener.close();
+    return conn;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start ssh: with its stdio on the Unix socket (through perl), else on
+ * pipes (through perl to widen them, when perl may run).
+ */
+function spawn(
+  ssh: string,
+  cmd: SshCommand,
+  perl: string | undefined,
+  local: LocalEnds | undefined,
+): Deno.ChildProcess {
+  try {
+    const onSocket = perl !== undefined && local?.path !== undefined;
+    const [program, argv] = onSocket
+      ? [perl, ["-e", SOCKET_SHIM, "--", local.path!, ssh, ...cmd.args]]
+      : perl
       ? [perl, ["-e", WIDEN_PIPES, "--", ssh, ...cmd.args]]
       : [ssh, cmd.args];
     return new Deno.Command(program, {
       args: argv,
       env: cmd.env,
-      stdin: "piped",
-      stdout: "piped",
+      stdin: onSocket ? "null" : "piped",
+      stdout: onSocket ? "null" : "piped",
       stderr: "piped",
     }).spawn();
   } catch (err) {
+    void local?.remove();
     void cmd.removeHelper();
     throw new BackendError(`cannot run ${ssh}: ${reasonOf(err)}`, {
       code: ErrorCode.user_error,

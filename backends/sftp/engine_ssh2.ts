@@ -8,13 +8,16 @@
  */
 
 import type { Buffer } from "node:buffer";
+import { connect as tcpConnect, type Socket } from "node:net";
 // @ts-types="npm:@types/ssh2@^1.15.0"
-import { Client, type ConnectConfig } from "ssh2";
+import { Client, type ClientChannel, type ConnectConfig } from "ssh2";
 import { abortError, BackendError, ErrorCode, reasonOf } from "../../core/errors.ts";
 import { authHandler, keyMethods } from "./auth.ts";
 import { type LoginContext, toBackendError } from "./error.ts";
 import { HostKeyCheck, readKnownHosts } from "./known_hosts.ts";
-import { markLost, type OpenParams, type Session } from "./session.ts";
+import { markLost, type OpenParams, type Session, sessionFacts, sized } from "./session.ts";
+import { SftpClient } from "./sftp_client.ts";
+import { isForeignGreeting } from "./ssh_log.ts";
 import { envGet, resolveTarget } from "./ssh_config.ts";
 
 /** Connect with ssh2, log in and open the SFTP channel. */
@@ -40,7 +43,7 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
     where,
     user: t.user,
     tried,
-    connectTimeout: settings.connectTimeout,
+    connectTimeout: p.loginTimeout,
   };
 
   const client = new Client();
@@ -55,7 +58,7 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onTimeout = () => {};
   const startTimer = () => {
-    timer = setTimeout(() => onTimeout(), settings.connectTimeout);
+    timer = setTimeout(() => onTimeout(), p.loginTimeout);
   };
   let asked = false;
   const password = async () => {
@@ -71,9 +74,17 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
   };
   const auth = authHandler(methods, t.user, password, tried);
 
+  // Our own socket, so a server that greets in another protocol fails at once.
+  let foreign: string | undefined;
+  let onForeign = () => {};
+  const sock: Socket = tcpConnect({ host: t.host, port: t.port });
+  sock.on("error", () => {}); // ssh2 reports socket errors once it has the socket
+  watchGreeting(sock, (line) => {
+    foreign = line;
+    onForeign();
+  });
   const cfg: ConnectConfig = {
-    host: t.host,
-    port: t.port,
+    sock,
     username: t.user,
     readyTimeout: 0, // our own timer, which waits while a password is asked
     keepaliveInterval: settings.keepaliveInterval * 1000,
@@ -86,6 +97,7 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
   const algorithms: Record<string, unknown> = {};
   if (settings.ciphers) algorithms.cipher = settings.ciphers;
   if (settings.macs) algorithms.hmac = settings.macs;
+  if (settings.kex) algorithms.kex = settings.kex;
   if (check) {
     cfg.hostVerifier = (key: Buffer): boolean => check.verify(key);
     const known = check.knownAlgorithms();
@@ -101,6 +113,7 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       client.destroy();
+      sock.destroy();
       reject(err);
     };
     const failLogin = (err: unknown) => {
@@ -112,6 +125,12 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
       fail(e);
     };
     onTimeout = () => failLogin(Object.assign(new Error("timeout"), { level: "client-timeout" }));
+    onForeign = () =>
+      fail(
+        new BackendError(`${where} does not speak SSH: it greeted with "${foreign}"`, {
+          code: ErrorCode.connection_failed,
+        }),
+      );
     const onAbort = () => fail(abortError(signal!));
     signal?.addEventListener("abort", onAbort, { once: true });
     client.on("error", (err: Error & { level?: string }) => {
@@ -134,7 +153,7 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
     client.on("ready", () => {
       clearTimeout(timer);
       client.setNoDelay(true);
-      client.sftp((err, sftp) => {
+      client.subsys("sftp", (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
           return fail(
             new BackendError(`the server refused the SFTP subsystem: ${reasonOf(err)}`, {
@@ -143,41 +162,43 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
             }),
           );
         }
-        if (settled) return void sftp.end();
-        const internals = sftp as unknown as {
-          _extensions?: Record<string, string>;
-          _maxReadLen?: number;
-          _maxWriteLen?: number;
-        };
-        const ext = internals._extensions ?? {};
-        session = {
-          sftp,
-          end: () => client.end(),
-          destroy: () => client.destroy(),
-          closed: false,
-          closedPromise,
-          watchers: new Set(),
-          posixRename: ext["posix-rename@openssh.com"] === "1",
-          fsync: ext["fsync@openssh.com"] === "1",
-          readLen: Math.min(p.chunk, internals._maxReadLen ?? 32768),
-          writeLen: Math.min(p.chunk, internals._maxWriteLen ?? 32768),
-        };
+        if (settled) return void channel.end();
+        const sftp = new SftpClient({ send: (bytes) => void channel.write(bytes) });
+        channel.on("data", (chunk: Uint8Array) => sftp.feed(chunk));
         const channelGone = () => {
+          sftp.fail(
+            new BackendError(`the SFTP channel to ${where} closed`, {
+              code: ErrorCode.connection_failed,
+            }),
+          );
           gone();
           client.end();
         };
-        sftp.on("end", channelGone);
-        sftp.on("close", channelGone);
-        sftp.on("error", channelGone); // a protocol error ends the channel; requests fail with code 38
-        settled = true;
-        signal?.removeEventListener("abort", onAbort);
-        resolve(session);
+        channel.on("end", channelGone);
+        channel.on("close", channelGone);
+        channel.on("error", channelGone);
+        const software = (client as unknown as { _remoteVer?: string })._remoteVer;
+        sftp.start(() => /^(OpenSSH|dropbear)/i.test(software ?? "")).then(() => {
+          if (settled) return;
+          session = {
+            client: sftp,
+            end: () => client.end(),
+            destroy: () => sock.destroy(), // ssh2's destroy() does nothing once end() was called
+            closed: false,
+            closedPromise,
+            ...sessionFacts(sftp, software, p.chunk),
+          };
+          session.sized = sized(session, p.chunk);
+          settled = true;
+          signal?.removeEventListener("abort", onAbort);
+          resolve(session);
+        }, (e) => fail(toBackendError(e, at)));
       });
     });
     try {
       startTimer();
+      sock.setNoDelay(true); // Nagle + delayed ACK cost ~40 ms per request under Deno
       client.connect(cfg);
-      client.setNoDelay(true); // Nagle + delayed ACK cost ~40 ms per request under Deno
     } catch (err) {
       fail(
         new BackendError(`cannot connect to ${where}: ${reasonOf(err)}`, {
@@ -187,4 +208,22 @@ export async function openSsh2(p: OpenParams): Promise<Session> {
       );
     }
   });
+}
+
+/**
+ * Call `onForeign` with the server's first line when it is another
+ * protocol's greeting rather than an SSH version string (see
+ * {@linkcode isForeignGreeting}); stop watching once the first line came.
+ */
+function watchGreeting(sock: Socket, onForeign: (line: string) => void): void {
+  let seen = "";
+  const watch = (chunk: Uint8Array) => {
+    seen += new TextDecoder("latin1").decode(chunk.subarray(0, 512));
+    const nl = seen.indexOf("\n");
+    if (nl === -1 && seen.length < 256) return;
+    sock.off("data", watch);
+    const line = (nl === -1 ? seen : seen.slice(0, nl)).replace(/\r$/, "");
+    if (!line.startsWith("SSH-") && isForeignGreeting(line)) onForeign(line.slice(0, 200));
+  };
+  sock.on("data", watch);
 }

@@ -7,8 +7,11 @@
  */
 
 import { BackendError, ErrorCode, reasonOf } from "../../core/errors.ts";
-import { SFTP_STATUS, sftpCode } from "./session.ts";
+import { SFTP_STATUS, sftpCode, SftpStatusError } from "./sftp_wire.ts";
 import { SshLog } from "./ssh_log.ts";
+
+/** Linux's (and most file systems') longest file name, in bytes. */
+const NAME_MAX = 255;
 
 /** The error code for an SFTP status or an ssh2 error, or `undefined` to fall through to errno mapping. */
 export function errorCode(err: unknown): ErrorCode | undefined {
@@ -28,9 +31,11 @@ export function errorCode(err: unknown): ErrorCode | undefined {
     case SFTP_STATUS.CONNECTION_LOST:
       return ErrorCode.connection_failed;
     case SFTP_STATUS.OP_UNSUPPORTED:
+    case SFTP_STATUS.BAD_MESSAGE: // OpenSSH's answer to EINVAL and ENAMETOOLONG: asking again cannot help
       return ErrorCode.backend_unsupported;
   }
   if (/no space|disk full|quota|ENOSPC|EDQUOT/i.test(message)) return ErrorCode.backend_no_space;
+  if (/name too long|ENAMETOOLONG/i.test(message)) return ErrorCode.backend_unsupported;
   if (
     /no response from server|not connected|connection (lost|closed|reset)|channel (closed|not open)|ECONNRESET|EPIPE/i
       .test(message)
@@ -56,13 +61,33 @@ export interface LoginContext {
   connectTimeout: number;
 }
 
+/** Which stored file a failed request was about. */
+export interface NameContext {
+  /** The name as the caller gave it (store-relative). */
+  name: string;
+  /** The path sent to the server. */
+  path: string;
+}
+
 /**
- * The coded error for a failed login: an ssh2 client error, or the
- * {@linkcode SshLog} of an OpenSSH client that exited before SFTP was ready.
- * A refused host key is code 60, a refused login 51, a connection that
- * could not be made 38, settings ssh refused 23.
+ * The coded error for a failure.
+ *
+ * With a {@linkcode LoginContext}: a failed login, from an ssh2 client
+ * error or the {@linkcode SshLog} of an OpenSSH client that exited before
+ * SFTP was ready. A refused host key is code 60, a refused login 51, a
+ * connection that could not be made (or a server speaking another
+ * protocol) 38, settings ssh refused 23.
+ *
+ * With a {@linkcode NameContext}: a request about one file. A generic
+ * failure for a name longer than file systems take is code 59 (not a
+ * failure worth retrying), and the server's message shows the name, never
+ * the server's path. Other errors are returned as they are.
  */
-export function toBackendError(err: unknown, at: LoginContext): BackendError {
+export function toBackendError(err: unknown, at: NameContext): unknown;
+/** A failed login (see above). */
+export function toBackendError(err: unknown, at: LoginContext): BackendError;
+export function toBackendError(err: unknown, at: LoginContext | NameContext): unknown {
+  if ("name" in at) return fileError(err, at);
   if (at.hostKeyProblem) {
     return new BackendError(at.hostKeyProblem, {
       code: ErrorCode.backend_untrusted_host,
@@ -91,8 +116,32 @@ function authFailed(user: string, at: LoginContext, cause?: unknown): BackendErr
   });
 }
 
+/** A request about one file failed: code 59 for a name too long, the server's path hidden. */
+function fileError(err: unknown, at: NameContext): unknown {
+  if (!(err instanceof SftpStatusError)) return err;
+  const bytes = new TextEncoder().encode(at.name).length;
+  const generic = err.code === SFTP_STATUS.FAILURE || err.code === SFTP_STATUS.BAD_MESSAGE;
+  if ((generic && bytes > NAME_MAX) || /name too long|ENAMETOOLONG/i.test(err.message)) {
+    return new BackendError(`the server refused the name as too long (${bytes} bytes)`, {
+      code: ErrorCode.backend_unsupported,
+      cause: err,
+    });
+  }
+  if (!err.message.includes(at.path)) return err;
+  return new BackendError(err.message.replaceAll(at.path, at.name), {
+    code: errorCode(err) ?? ErrorCode.backend_error,
+    cause: err,
+  });
+}
+
 /** The error for an ssh that ended before SFTP was ready, from what it printed. */
 function fromSshLog(log: SshLog, at: LoginContext): BackendError {
+  if (log.foreignGreeting) {
+    return new BackendError(
+      `${at.where} does not speak SSH: it greeted with "${log.foreignGreeting}"`,
+      { code: ErrorCode.connection_failed },
+    );
+  }
   const text = log.text;
   const last = log.lines.at(-1) ?? `ssh exited with code ${log.exitCode ?? "unknown"}`;
   const label = log.target
@@ -125,11 +174,11 @@ function fromSshLog(log: SshLog, at: LoginContext): BackendError {
   ) {
     return new BackendError(`ssh refused the settings: ${last}`, { code: ErrorCode.user_error });
   }
-  if (
-    /Connection refused|timed out|Could not resolve|No route to host|Network is unreachable|Connection reset|Connection closed|closed by remote host|kex_exchange_identification|Broken pipe|Name or service not known/i
-      .test(text)
-  ) {
-    return new BackendError(`cannot connect to ${at.where}: ${last}`, {
+  const unreachable =
+    /Connection refused|timed out|Could not resolve|No route to host|Network is unreachable|Connection reset|Connection closed|closed by remote host|kex_exchange_identification|Broken pipe|Name or service not known/i;
+  if (unreachable.test(text)) {
+    const why = log.lines.findLast((l) => unreachable.test(l)) ?? last;
+    return new BackendError(`cannot connect to ${at.where}: ${why}`, {
       code: ErrorCode.connection_failed,
     });
   }

@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { BackendError, ErrorCode, reasonOf } from "../../core/errors.ts";
 import type { ParsedUrl } from "../../core/url.ts";
 import { checkIdentity } from "./auth.ts";
+import { configKeywords, dialerOptions } from "./openssh_dial.ts";
 import type { SftpSettings } from "./options.ts";
 import {
   DEFAULT_IDENTITIES,
@@ -35,9 +36,14 @@ export interface SshCommand {
   knownHostsFile: string | undefined;
   /** The secrets in `env`, to scrub from what ssh prints. */
   secrets: string[];
+  /** ssh connects through the perl dialer. */
+  dialer: boolean;
   /** Remove the askpass helper (once ssh no longer needs it); idempotent. */
   removeHelper(): Promise<void>;
 }
+
+/** The key exchange offered first: fast (see `openssh_dial.ts`). */
+const FAST_KEX = "curve25519-sha256,curve25519-sha256@libssh.org";
 
 /** Answers ssh's passphrase and password prompts from its own environment, never argv. */
 const ASKPASS_SCRIPT = `#!/bin/sh
@@ -51,12 +57,20 @@ esac
 /**
  * Build the ssh command for the store's URL and options. With `password`
  * ssh tries the keys, then that password once; without it ssh only tries
- * the agent and the keys.
+ * the agent and the keys. `perl`, when it may run, starts the connection
+ * (see `openssh_dial.ts`; its helper stays while `marker` exists);
+ * `loginTimeout` is in ms. With `prefer` (default), fast key exchange and
+ * ciphers go first in ssh's lists ("^", OpenSSH 8.2 and later) unless the
+ * options or the ssh config name their own.
  */
 export async function sshCommand(
   url: ParsedUrl,
   settings: SftpSettings,
   password: string | undefined,
+  perl: string | undefined,
+  loginTimeout: number,
+  marker?: string,
+  prefer = true,
 ): Promise<SshCommand> {
   const home = homeDir();
   // OpenSSH finds ~ from the password database, not HOME: when HOME points
@@ -64,13 +78,16 @@ export async function sshCommand(
   const pinHome = home !== undefined && home !== passwdHome();
   const args = ["-x", "-a", "-T", "-e", "none", "-v"];
   const o = (kv: string) => args.push("-o", kv);
-  o(`ConnectTimeout=${Math.max(1, Math.ceil(settings.connectTimeout / 1000))}`);
+  const seconds = Math.max(1, Math.ceil(loginTimeout / 1000));
+  o(`ConnectTimeout=${seconds}`);
   o(`ServerAliveInterval=${Math.round(settings.keepaliveInterval)}`);
   o("ServerAliveCountMax=3");
   if (url.port) args.push("-p", String(url.port));
   if (url.username !== undefined) args.push("-l", url.username);
 
   const cfg = settings.sshConfig;
+  // The config files ssh reads: -F names the only one.
+  let configFiles: string[] = [];
   if (cfg === "none") args.push("-F", "/dev/null");
   else if (cfg) {
     const file = expandHome(cfg, home);
@@ -80,10 +97,17 @@ export async function sshCommand(
       });
     }
     args.push("-F", file);
+    configFiles = [file];
   } else if (pinHome) {
     const file = join(home!, ".ssh", "config");
-    args.push("-F", (await isFile(file)) ? file : "/dev/null");
+    const exists = await isFile(file);
+    args.push("-F", exists ? file : "/dev/null");
+    if (exists) configFiles = [file];
+  } else {
+    const passwd = passwdHome();
+    configFiles = [...(passwd ? [join(passwd, ".ssh", "config")] : []), "/etc/ssh/ssh_config"];
   }
+  const found = await configKeywords(configFiles);
 
   const khOpt = settings.knownHostsFile;
   const khFile = khOpt
@@ -125,10 +149,17 @@ export async function sshCommand(
     if (agent || envGet("SSH_AUTH_SOCK")) tried.unshift("ssh-agent");
   }
   if (settings.ciphers) args.push("-c", settings.ciphers.join(","));
-  else if (cpuHasAes()) o("Ciphers=^aes128-gcm@openssh.com,aes256-gcm@openssh.com");
+  else if (prefer && !found.has("ciphers") && cpuHasAes()) {
+    o("Ciphers=^aes128-gcm@openssh.com,aes256-gcm@openssh.com");
+  }
   if (settings.macs) args.push("-m", settings.macs.join(","));
+  if (settings.kex) o(`KexAlgorithms=${settings.kex.join(",")}`);
+  else if (prefer && !found.has("kexalgorithms")) o(`KexAlgorithms=^${FAST_KEX}`);
 
   const env: Record<string, string> = {};
+  const dial = dialerOptions(perl, found, seconds, marker);
+  for (const kv of dial) o(kv);
+  if (dial.length) env.SHELL = "/bin/sh"; // ssh runs the dialer through $SHELL
   let helperDir: string | undefined;
   if (password !== undefined || passphrase !== undefined) {
     helperDir = await Deno.makeTempDir({ prefix: "stowage-askpass-" });
@@ -155,6 +186,7 @@ export async function sshCommand(
     tried,
     knownHostsFile: khFile,
     secrets: [password, passphrase].filter((x): x is string => !!x),
+    dialer: dial.length > 0,
     async removeHelper() {
       const d = helperDir;
       helperDir = undefined;
@@ -182,11 +214,16 @@ function sshConfigValue(path: string): string {
   return /[\s"'\\]/.test(v) ? `"${v.replace(/(["\\])/g, "\\$1")}"` : v;
 }
 
+let aes: boolean | undefined;
+
 /** Whether the CPU encrypts AES in hardware (then AES-GCM beats ChaCha20-Poly1305 for OpenSSH). */
 function cpuHasAes(): boolean {
-  try {
-    return /^(flags|Features)\s*:.*\baes\b/m.test(Deno.readTextFileSync("/proc/cpuinfo"));
-  } catch {
-    return false;
+  if (aes === undefined) {
+    try {
+      aes = /^(flags|Features)\s*:.*\baes\b/m.test(Deno.readTextFileSync("/proc/cpuinfo"));
+    } catch {
+      aes = false;
+    }
   }
+  return aes;
 }

@@ -91,11 +91,16 @@ export const SFTP_OPTIONS = {
     doc:
       "MACs to offer for non-AEAD ciphers, in order (OpenSSH MACs, -m); default the engine's order.",
   },
+  kex: {
+    type: "list",
+    doc:
+      "Key exchanges to offer, in order (OpenSSH KexAlgorithms); default curve25519-sha256 first (openssh: unless the ssh config sets KexAlgorithms) — OpenSSH 9's post-quantum sntrup761x25519-sha512@openssh.com costs 50-100 ms per login; name it first to prefer it.",
+  },
   fsync: {
     type: "boolean",
     default: true,
     doc:
-      "Ask the server to flush an upload to disk before renaming it into place (fsync@openssh.com, when offered).",
+      "Ask the server to flush an upload to disk before renaming it into place (fsync@openssh.com, when offered), so a put that succeeded survives a server crash; costs the server's disk flush per file.",
   },
   engine: {
     type: "enum",

@@ -1,67 +1,92 @@
 /**
- * The metadata calls on the server: list a folder, `mkdir -p`, rename over
- * an existing file, remove, and stat many names a few at a time.
+ * The metadata calls on the server: list a folder (several READDIR requests
+ * in flight), `mkdir -p`, rename over an existing file, remove, and stat
+ * many names a few at a time.
  *
  * @module
  */
 
-import type { Buffer } from "node:buffer";
-import { posix } from "node:path";
 import type { OperationContext, QueryResult } from "../../core/backend.ts";
 import { eachLimited } from "../../core/concurrency.ts";
+import { BackendError, ErrorCode } from "../../core/errors.ts";
+import type { Session } from "./session.ts";
 import {
-  req,
+  type DirEntry,
   S_IFDIR,
   S_IFLNK,
   S_IFMT,
   S_IFREG,
-  type Session,
   SFTP_STATUS,
   sftpCode,
-} from "./session.ts";
+} from "./sftp_wire.ts";
+import { abortable } from "./writer.ts";
 
-/** The regular files in `folder` (and symlinks to them); `[]` when the folder does not exist. */
+/** READDIR requests in flight while listing, at most (each answers up to ~100 names on OpenSSH). */
+const READDIR_DEPTH = 8;
+
+/** `folder` joined with `name` (`.` is the login folder). */
+export function inFolder(folder: string, name: string): string {
+  return folder === "." ? name : folder.endsWith("/") ? folder + name : `${folder}/${name}`;
+}
+
+/**
+ * The regular files in `folder` (and symlinks to them). A folder that does
+ * not exist is code 52, naming it as `shown`.
+ */
 export async function listFolder(
   s: Session,
   folder: string,
+  shown: string,
   statLimit: number,
   ctx?: OperationContext,
 ): Promise<string[]> {
-  let handle: Buffer;
+  let handle: Uint8Array;
   try {
-    handle = await req<Buffer>(s, (cb) => s.sftp.opendir(folder, cb));
+    handle = await abortable(s.client.opendir(folder), s, ctx?.signal);
   } catch (err) {
-    if (sftpCode(err) === SFTP_STATUS.NO_SUCH_FILE) return [];
+    if (sftpCode(err) === SFTP_STATUS.NO_SUCH_FILE) {
+      throw new BackendError(`no such folder "${shown}"`, {
+        code: ErrorCode.backend_not_found,
+        cause: err,
+      });
+    }
     throw err;
   }
-  const names: string[] = [];
+  const names = new Set<string>();
   const links: string[] = [];
+  const take = (entries: DirEntry[]) => {
+    for (const e of entries) {
+      const type = (e.attrs.mode ?? 0) & S_IFMT;
+      if (type === S_IFREG) names.add(e.name);
+      else if (type === S_IFLNK) links.push(e.name);
+    }
+  };
   try {
-    // Page by page, reporting progress, until the server says EOF.
-    for (let page = 0; page < 10_000_000; page++) {
-      ctx?.signal.throwIfAborted();
-      let entries: { filename: string; attrs: { mode: number } }[];
-      try {
-        entries = await req(s, (cb) => s.sftp.readdir(handle, cb));
-      } catch (err) {
-        if (sftpCode(err) === SFTP_STATUS.EOF) break;
-        throw err;
+    // Several pages asked at once; the server answers them in turn, then EOF.
+    const queue: Promise<DirEntry[] | null>[] = [];
+    let ended = false;
+    let depth = 2; // a small folder needs two (entries, then EOF); a large one gets up to 8
+    while (!ended || queue.length) {
+      while (!ended && queue.length < depth) {
+        const p = s.client.readdir(handle);
+        p.catch(() => {});
+        queue.push(p);
       }
-      ctx?.progress();
-      for (const e of entries) {
-        const type = e.attrs.mode & S_IFMT;
-        if (type === S_IFREG) names.push(e.filename);
-        else if (type === S_IFLNK) links.push(e.filename);
+      const page = await abortable(queue.shift()!, s, ctx?.signal);
+      if (page === null) ended = true;
+      else {
+        take(page);
+        depth = Math.min(READDIR_DEPTH, depth * 2);
+        ctx?.progress();
       }
     }
   } finally {
-    if (!s.closed) await req<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => {});
+    if (!s.closed) s.client.close(handle).catch(() => {});
   }
   // A symlink counts when it points to a regular file, as for file://.
-  const inFolder = (n: string) => folder === "." ? n : posix.join(folder, n);
-  const sizes = await statMany(s, links, inFolder, statLimit, ctx);
-  for (const n of links) if ((sizes[n]?.size ?? -1) >= 0) names.push(n);
-  return names;
+  const sizes = await statMany(s, links, (n) => inFolder(folder, n), statLimit, ctx);
+  for (const n of links) if ((sizes[n]?.size ?? -1) >= 0) names.add(n);
+  return [...names];
 }
 
 /** The sizes of `names` (at `pathOf(name)`), `-1` for missing ones and non-files, `limit` at a time. */
@@ -78,8 +103,8 @@ export async function statMany(
     limit,
     async (n) => {
       try {
-        const st = await req<{ mode: number; size: number }>(s, (cb) => s.sftp.stat(pathOf(n), cb));
-        out[n] = { size: (st.mode & S_IFMT) === S_IFREG ? st.size : -1 };
+        const st = await abortable(s.client.stat(pathOf(n)), s, ctx?.signal);
+        out[n] = { size: ((st.mode ?? 0) & S_IFMT) === S_IFREG ? st.size ?? null : -1 };
       } catch (err) {
         if (sftpCode(err) !== SFTP_STATUS.NO_SUCH_FILE) throw err;
         out[n] = { size: -1 };
@@ -95,18 +120,19 @@ export async function statMany(
 /** `mkdir -p` over SFTP: create missing parents, accept folders that exist. */
 export async function mkdirp(s: Session, dir: string): Promise<void> {
   const isDir = () =>
-    req<{ mode: number }>(s, (cb) => s.sftp.stat(dir, cb)).then(
-      (st) => (st.mode & S_IFMT) === S_IFDIR,
+    s.client.stat(dir).then(
+      (st) => ((st.mode ?? 0) & S_IFMT) === S_IFDIR,
       (err) => {
         if (sftpCode(err) === undefined) throw err; // the connection, not the path
         return false;
       },
     );
   if (await isDir()) return;
-  const parent = posix.dirname(dir);
+  const cut = dir.replace(/\/+$/, "").lastIndexOf("/");
+  const parent = cut > 0 ? dir.slice(0, cut) : cut === 0 ? "/" : ".";
   if (parent !== dir && parent !== "." && parent !== "/") await mkdirp(s, parent);
   try {
-    await req<void>(s, (cb) => s.sftp.mkdir(dir, cb));
+    await s.client.mkdir(dir);
   } catch (err) {
     if (!(await isDir())) throw err; // another writer may have made it meanwhile
   }
@@ -118,32 +144,26 @@ export async function mkdirp(s: Session, dir: string): Promise<void> {
  * (not atomic).
  */
 export async function renameOver(s: Session, from: string, to: string): Promise<void> {
-  if (s.posixRename) {
-    await req<void>(s, (cb) => s.sftp.ext_openssh_rename(from, to, cb));
-    return;
-  }
+  if (s.posixRename) return await s.client.posixRename(from, to);
   try {
-    await req<void>(s, (cb) => s.sftp.rename(from, to, cb));
+    await s.client.rename(from, to);
   } catch (err) {
-    const exists = await req<unknown>(s, (cb) => s.sftp.lstat(to, cb)).then(
-      () => true,
-      () => false,
-    );
+    const exists = await s.client.lstat(to).then(() => true, () => false);
     if (!exists) throw err;
     await removeFile(s, to);
-    await req<void>(s, (cb) => s.sftp.rename(from, to, cb));
+    await s.client.rename(from, to);
   }
 }
 
 /** Remove a file; a missing one is fine. */
 export async function removeFile(s: Session, path: string): Promise<void> {
   try {
-    await req<void>(s, (cb) => s.sftp.unlink(path, cb));
+    await s.client.remove(path);
   } catch (err) {
     if (sftpCode(err) === SFTP_STATUS.NO_SUCH_FILE) return;
     // Some servers answer a generic failure for a missing file: check.
     if (sftpCode(err) === SFTP_STATUS.FAILURE) {
-      const gone = await req<unknown>(s, (cb) => s.sftp.lstat(path, cb)).then(
+      const gone = await s.client.lstat(path).then(
         () => false,
         (e) => sftpCode(e) === SFTP_STATUS.NO_SUCH_FILE,
       );

@@ -1,69 +1,47 @@
 /**
- * One live SSH connection with its SFTP channel, as both engines hand it
- * over, and the request helper every SFTP call goes through: a request on a
- * lost connection fails at once with code 38 instead of waiting forever.
+ * One live SSH connection with its SFTP session, as both engines hand it
+ * over, and the few things every caller does with it: notice it is lost
+ * (every request waiting fails at once with code 38), and probe it.
  *
  * @module
  */
 
-import type { Buffer } from "node:buffer";
-// @ts-types="npm:@types/ssh2@^1.15.0"
-import type { SFTPWrapper } from "ssh2";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
 import type { ParsedUrl } from "../../core/url.ts";
 import type { PasswordSource } from "./auth.ts";
 import type { SftpSettings } from "./options.ts";
+import type { SftpClient } from "./sftp_client.ts";
 
-/** SFTP status codes (draft-ietf-secsh-filexfer-02). */
-export const SFTP_STATUS = {
-  EOF: 1,
-  NO_SUCH_FILE: 2,
-  PERMISSION_DENIED: 3,
-  FAILURE: 4,
-  NO_CONNECTION: 6,
-  CONNECTION_LOST: 7,
-  OP_UNSUPPORTED: 8,
-} as const;
-
-/** The file type bits of a mode, and the types this backend tells apart. */
-export const S_IFMT = 0o170000;
-/** A regular file. */
-export const S_IFREG = 0o100000;
-/** A symbolic link. */
-export const S_IFLNK = 0o120000;
-/** A folder. */
-export const S_IFDIR = 0o040000;
-
-/** One live connection with its SFTP channel. */
+/** One live connection with its SFTP session. */
 export interface Session {
-  /** ssh2's SFTP client. */
-  sftp: SFTPWrapper;
+  /** The SFTP client. */
+  client: SftpClient;
   /** Ends the connection gracefully. */
   end: () => void;
   /** Ends the connection at once. */
   destroy: () => void;
-  /** Set when the connection or the SFTP channel ended. */
+  /** Set when the connection or the SFTP session ended. */
   closed: boolean;
-  /** Resolves when the client has fully closed. */
+  /** Resolves when the transport has fully closed. */
   closedPromise: Promise<void>;
   /** Why the session ended (code 38), once it has. */
   lostError?: BackendError;
-  /** Called once when the connection is lost: fails the requests and transfers in progress. */
-  watchers: Set<(err: BackendError) => void>;
   /** The server offers `posix-rename@openssh.com` (atomic overwrite). */
   posixRename: boolean;
   /** The server offers `fsync@openssh.com`. */
   fsync: boolean;
-  /** Bytes per READ request. */
-  readLen: number;
-  /** Bytes per WRITE request. */
-  writeLen: number;
   /**
-   * Send a WRITE request whose packet the caller built (see `writeHeader`),
-   * without ssh2 copying it; `false` when it must go through `sftp.write`.
-   * The packet's memory may be reused once `done` is called.
+   * The server handles requests strictly one after another, in the order
+   * sent (OpenSSH's sftp-server), so a flush sent right behind the writes
+   * covers them.
    */
-  sendWrite?: (packet: Buffer, done: (err?: Error | null) => void) => boolean;
+  inOrder: boolean;
+  /** Bytes per READ request (final once `sized` resolved). */
+  readLen: number;
+  /** Bytes per WRITE request (final once `sized` resolved). */
+  writeLen: number;
+  /** Resolves once the server's limits are known and the request sizes final (see {@linkcode sized}). */
+  sized: Promise<void>;
 }
 
 /** What an engine needs to open a session. */
@@ -76,46 +54,54 @@ export interface OpenParams {
   chunk: number;
   /** The password, asked only when a login needs it. */
   password: PasswordSource;
+  /** How long the login may take, in ms: the connectTimeout option, or the caller's shorter timeout. */
+  loginTimeout: number;
   /** Stops the login. */
   signal?: AbortSignal;
   /** Called while the login waits for the user, so no-progress timeouts wait too. */
   progress?: () => void;
 }
 
-/** The SFTP status code of an error, when it carries one. */
-export function sftpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "number" ? code : undefined;
+/** The server software is OpenSSH (or dropbear, which takes the same request sizes). */
+export function isOpenSshServer(software: string | undefined): boolean {
+  return /^(OpenSSH|dropbear)/i.test(software ?? "");
 }
 
-/** An SFTP request on a session: fails at once (code 38) when the connection is gone or goes. */
-export function req<T>(
-  s: Session,
-  fn: (cb: (err: Error | null | undefined, value?: T) => void) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    if (s.closed) return reject(lostError(s));
-    s.watchers.add(reject);
-    try {
-      fn((err, value) => {
-        s.watchers.delete(reject);
-        if (err) reject(err);
-        else resolve(value as T);
-      });
-    } catch (err) {
-      s.watchers.delete(reject);
-      reject(err);
-    }
-  });
+/** Bring the request sizes of `s` up to date once the server's limits are known. */
+export async function sized(s: Session, chunk: number): Promise<void> {
+  await s.client.sized;
+  s.readLen = Math.min(chunk, s.client.maxRead);
+  s.writeLen = Math.min(chunk, s.client.maxWrite);
+}
+
+/** Session facts from the SFTP extensions and the server software. */
+export function sessionFacts(
+  client: SftpClient,
+  software: string | undefined,
+  chunk: number,
+): Pick<Session, "posixRename" | "fsync" | "inOrder" | "readLen" | "writeLen" | "sized"> {
+  const ext = client.extensions;
+  const fsync = ext["fsync@openssh.com"] === "1";
+  return {
+    posixRename: ext["posix-rename@openssh.com"] === "1",
+    fsync,
+    // OpenSSH's sftp-server is one loop that answers each request before
+    // reading the next; it is the one announcing these two with an OpenSSH server.
+    inOrder: /^OpenSSH/i.test(software ?? "") && fsync && ext["limits@openssh.com"] === "1",
+    readLen: Math.min(chunk, client.maxRead),
+    writeLen: Math.min(chunk, client.maxWrite),
+    sized: Promise.resolve(), // replaced by the engine with sized(session, chunk)
+  };
 }
 
 /** Whether the session answers a cheap request within `ms`. */
 export async function alive(s: Session, ms: number): Promise<boolean> {
+  if (s.closed) return false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<boolean>((r) => timer = setTimeout(() => r(false), ms));
   try {
     return await Promise.race([
-      req<string>(s, (cb) => s.sftp.realpath(".", cb)).then(() => true, () => false),
+      s.client.realpath(".").then(() => true, () => false),
       timeout,
     ]);
   } finally {
@@ -129,7 +115,7 @@ export function lostError(s: Session): BackendError {
     new BackendError("the connection was lost", { code: ErrorCode.connection_failed });
 }
 
-/** Mark a session lost (once): fail every request and transfer waiting on it with code 38. */
+/** Mark a session lost (once): every request waiting on it fails with code 38. */
 export function markLost(session: Session, where: string): void {
   if (session.closed) return;
   session.closed = true;
@@ -137,7 +123,5 @@ export function markLost(session: Session, where: string): void {
     code: ErrorCode.connection_failed,
   });
   session.lostError = err;
-  const watchers = [...session.watchers];
-  session.watchers.clear();
-  for (const w of watchers) w(err);
+  session.client.fail(err);
 }

@@ -22,13 +22,26 @@ export class SshLog {
   methodsLeft: string[] | undefined;
   /** ssh's exit code, once it has exited. */
   exitCode: number | undefined;
+  /** The server's software, from its version string (`OpenSSH_9.2p1`). */
+  software: string | undefined;
+  /** What the server said instead of an SSH version string, when it speaks another protocol. */
+  foreignGreeting: string | undefined;
 
   /** Take one line of ssh's stderr (secrets already scrubbed). */
   add(line: string): void {
     if (!line.trim()) return;
     let m = /remote software version (\S+)/.exec(line);
     if (m) {
+      this.software = m[1];
       this.openssh = /^OpenSSH/i.test(m[1]!);
+      return;
+    }
+    if ((m = /kex_exchange_identification: banner line \d+: (.*)$/.exec(line))) {
+      if (isForeignGreeting(m[1]!)) this.foreignGreeting ??= m[1]!.slice(0, 200);
+      return;
+    }
+    if ((m = /^debug1: Executing proxy dialer command: .* -- (\S+) (\d+) \d+ \S+$/.exec(line))) {
+      this.target = { host: m[1]!, port: Number(m[2]) };
       return;
     }
     if ((m = /^debug1: Server host key: (\S+) (SHA256:\S+)/.exec(line))) {
@@ -67,4 +80,14 @@ export class SshLog {
     return /Permission denied|Too many authentication failures|No more authentication methods/i
       .test(this.text);
   }
+}
+
+/**
+ * Whether a line a server sent before (instead of) its SSH version string
+ * is another protocol's greeting (FTP, SMTP, POP3, IMAP, HTTP, VNC) or not
+ * text at all. SSH allows other lines first, so only these fail at once.
+ */
+export function isForeignGreeting(line: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return /^(\d{3}[ -]|HTTP\/|\+OK|\* OK|RFB \d|AMQP)|[\x00-\x08\x0e-\x1f\x7f]/.test(line);
 }

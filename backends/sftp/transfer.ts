@@ -1,210 +1,250 @@
 /**
- * The upload and download paths: pipelined SFTP reads and writes (up to
- * `concurrency` outstanding requests of the session's request size, as
- * OpenSSH's sftp does with 64 × 32 KiB), streamed from and to disk so memory
- * stays flat with file size. With the OpenSSH engine, an upload reads the
- * local file straight into the WRITE packet ssh gets.
+ * Uploads and downloads: a local file to a remote one and back, and the
+ * streams of `_openRead` (a byte range) and `_openWrite`, all over the
+ * pipelines of `writer.ts` and `reader.ts`, so memory stays flat with file
+ * size. A download opens and stats the file in one round trip.
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
-import { lostError, req, S_IFDIR, S_IFMT, type Session } from "./session.ts";
+import type { ReadRange } from "../../core/streams.ts";
+import { ReadPipeline } from "./reader.ts";
+import type { Session } from "./session.ts";
+import { S_IFDIR, S_IFMT } from "./sftp_wire.ts";
+import { abortable, HandleWriter, type TransferOptions } from "./writer.ts";
 
-/** The default requests in flight per transfer (as OpenSSH's sftp). */
-const DEFAULT_CONCURRENCY = 64;
-/** With the default concurrency, the data in flight per transfer stays under this. */
-const MAX_IN_FLIGHT = 8 << 20;
-/** Bytes of an SFTP WRITE packet before the handle and the data: length, type, id, handle length; then offset and data length. */
-const WRITE_HEADER = 4 + 1 + 4 + 4 + 8 + 4;
-
-/** How a transfer runs. */
-export interface TransferOptions {
-  /** Requests in flight (the `concurrency` option); default 64, at most 8 MiB in flight. */
-  concurrency?: number;
-  /** Ask the server to flush an upload before closing it, when it offers `fsync@openssh.com`. */
-  fsync?: boolean;
+/** Open `remote` for writing (created or truncated), leaving the handle closed on failure. */
+export async function openForWrite(
+  s: Session,
+  remote: string,
+  ctx?: OperationContext,
+): Promise<Uint8Array> {
+  const opening = s.client.open(remote, true);
+  try {
+    const handle = await abortable(opening, s, ctx?.signal);
+    await s.sized; // asked before the OPEN: answered by now
+    return handle;
+  } catch (err) {
+    opening.then((h) => s.client.close(h)).catch(() => {});
+    throw err;
+  }
 }
 
-/** Requests in flight per transfer: the option, else 64 but at most 8 MiB (and at least 32). */
-function depth(len: number, concurrency: number | undefined): number {
-  return concurrency ??
-    Math.min(DEFAULT_CONCURRENCY, Math.max(32, Math.floor(MAX_IN_FLIGHT / len)));
-}
-
-/** Upload `localPath` to `remote` with up to `concurrency` writes in flight, reading the file in order. */
-export async function upload(
+/**
+ * Upload `localPath` to `remote` with pipelined writes, then flush and
+ * close it: the bytes written, every one acknowledged by the server. On
+ * failure the handle is closed; removing `remote` is the caller's.
+ */
+export async function uploadFile(
   s: Session,
   localPath: string,
   remote: string,
   opts: TransferOptions,
   ctx?: OperationContext,
-): Promise<void> {
-  const file = await Deno.open(localPath, { read: true });
-  let handle: Buffer | undefined;
+): Promise<number> {
+  // The OPEN goes out first; the local file opens while it travels.
+  const opening = openForWrite(s, remote, ctx);
+  opening.catch(() => {}); // awaited below, once the local file is open
+  let file: Deno.FsFile;
   try {
-    handle = await req<Buffer>(s, (cb) => s.sftp.open(remote, "w", cb));
-    const size = s.writeLen;
-    const limit = depth(size, opts.concurrency);
-    const hdr = s.sendWrite ? WRITE_HEADER + handle.length : 0;
-    const free: Buffer[] = [];
-    let made = 0;
-    let inFlight = 0;
-    let failed: unknown;
-    let wake: (() => void) | undefined;
-    const nudge = () => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const onAbort = () => {
-      failed ??= ctx!.signal.reason;
-      nudge();
-    };
-    const onLost = (err: BackendError) => {
-      failed ??= err;
-      nudge();
-    };
-    ctx?.signal.addEventListener("abort", onAbort, { once: true });
-    if (s.closed) failed = lostError(s);
-    s.watchers.add(onLost);
+    file = await Deno.open(localPath, { read: true });
+  } catch (err) {
+    opening.then((h) => s.client.close(h)).catch(() => {});
+    throw err;
+  }
+  try {
+    const w = new HandleWriter(s, await opening, opts, ctx, ctx?.size);
     try {
-      let offset = 0;
-      let eof = false;
-      while (!eof && failed === undefined) {
-        while (
-          (inFlight >= limit || (free.length === 0 && made >= limit)) && failed === undefined
-        ) {
-          await new Promise<void>((r) => wake = r);
-        }
-        if (failed !== undefined) break;
-        // Each buffer has room for the WRITE packet header, so the file is
-        // read straight into the packet when the transport takes it as is.
-        const buf = free.pop() ?? (made++, Buffer.allocUnsafe(hdr + size));
-        const n = await readFull(file, buf.subarray(hdr, hdr + size));
-        if (n < size) eof = true;
+      for (let got = 0;;) {
+        const buf = await w.buffer();
+        const len = w.len;
+        // The size the wrapper read: no further read to learn the end (a file
+        // that grows meanwhile is stored as it was when its size was taken).
+        const left = ctx?.size === undefined ? len : Math.min(len, ctx.size - got);
+        const n = left <= 0 ? 0 : await readFull(file, buf.subarray(w.hdr, w.hdr + left));
+        got += n;
         if (n === 0) {
-          free.push(buf);
+          w.release(buf);
           break;
         }
-        const pos = offset;
-        offset += n;
-        inFlight++;
-        const done = (err?: Error | null) => {
-          inFlight--;
-          free.push(buf);
-          if (err) failed ??= err;
-          else ctx?.progress(n);
-          nudge();
-        };
-        const packet = s.sendWrite ? writeHeader(buf, handle, pos, n) : undefined;
-        if (!packet || !s.sendWrite!(packet, done)) {
-          s.sftp.write(handle, buf, hdr, n, pos, done);
-        }
+        w.send(buf, n);
+        if (n < len) break;
       }
-      // Writes still in flight on a lost connection never answer: do not wait for them.
-      while (inFlight > 0 && !s.closed) await new Promise<void>((r) => wake = r);
-    } finally {
-      ctx?.signal.removeEventListener("abort", onAbort);
-      s.watchers.delete(onLost);
+      return await w.finish();
+    } catch (err) {
+      w.abandon();
+      throw err;
     }
-    if (failed !== undefined) throw failed;
-    if (opts.fsync && s.fsync) {
-      await req<unknown>(s, (cb) => s.sftp.ext_openssh_fsync(handle!, cb));
-    }
-    const h = handle;
-    handle = undefined;
-    await req<void>(s, (cb) => s.sftp.close(h, cb));
   } finally {
     file.close();
-    if (handle && !s.closed) {
-      const h = handle;
-      await req<void>(s, (cb) => s.sftp.close(h, cb)).catch(() => {});
-    }
   }
 }
 
-/** Download `remote` to `localPath` with up to `concurrency` reads in flight, writing the file in order. */
-export async function download(
+/**
+ * Open `remote` for reading and stat it in one round trip: the handle and
+ * the size (`Infinity` when the server does not say). A folder is code 52.
+ */
+export async function openForRead(
+  s: Session,
+  remote: string,
+  ctx?: OperationContext,
+): Promise<{ handle: Uint8Array; size: number }> {
+  const [opened, stat] = await abortable(
+    Promise.allSettled([s.client.open(remote, false), s.client.stat(remote), s.sized]),
+    s,
+    ctx?.signal,
+  );
+  const close = () => {
+    if (opened.status === "fulfilled") s.client.close(opened.value).catch(() => {});
+  };
+  if (opened.status === "rejected") throw opened.reason;
+  if (stat.status === "rejected") {
+    close();
+    throw stat.reason;
+  }
+  if (((stat.value.mode ?? 0) & S_IFMT) === S_IFDIR) {
+    close();
+    throw new BackendError("it is a folder, not a file", { code: ErrorCode.backend_not_found });
+  }
+  return { handle: opened.value, size: stat.value.size ?? Infinity };
+}
+
+/** Download `remote` to `localPath` with pipelined reads, writing the file in order. */
+export async function downloadFile(
   s: Session,
   remote: string,
   localPath: string,
   opts: TransferOptions,
   ctx?: OperationContext,
 ): Promise<void> {
-  const handle = await req<Buffer>(s, (cb) => s.sftp.open(remote, "r", cb));
+  const { handle, size } = await openForRead(s, remote, ctx);
+  const range = { start: 0, end: Infinity, size };
+  const reader = new ReadPipeline(s, handle, range, { ...opts, reuse: true }, ctx);
   let out: Deno.FsFile | undefined;
   try {
-    const st = await req<{ size: number; mode: number }>(s, (cb) => s.sftp.fstat(handle, cb));
-    if ((st.mode & S_IFMT) === S_IFDIR) {
-      throw new BackendError("it is a folder, not a file", { code: ErrorCode.backend_not_found });
-    }
     out = await Deno.open(localPath, { write: true, create: true, truncate: true });
-    const total = st.size;
-    const size = s.readLen;
-    const limit = depth(size, opts.concurrency);
-    const free: Buffer[] = [];
-    type Req = { pos: number; len: number; done: Promise<{ n: number; buf: Buffer }> };
-    const queue: Req[] = [];
-    const read = (pos: number, len: number): Req => {
-      const buf = free.pop() ?? Buffer.allocUnsafe(size);
-      const done = req<number>(
-        s,
-        (cb) => s.sftp.read(handle, buf, 0, len, pos, (err, n) => cb(err, n)),
-      ).then((n) => ({ n: n ?? 0, buf }));
-      done.catch(() => {}); // awaited in order below; avoid an unhandled rejection meanwhile
-      return { pos, len, done };
-    };
-    let next = 0;
-    const fill = () => {
-      while (queue.length < limit && next < total) {
-        const len = Math.min(size, total - next);
-        queue.push(read(next, len));
-        next += len;
-      }
-    };
-    try {
-      fill();
-      while (queue.length) {
-        ctx?.signal.throwIfAborted();
-        const head = queue.shift()!;
-        const { n, buf } = await head.done;
-        if (n === 0) {
-          throw new BackendError("the remote file became shorter during the download", {
-            code: ErrorCode.backend_error,
-          });
-        }
-        let off = 0;
-        while (off < n) off += await out.write(buf.subarray(off, n));
-        free.push(buf);
-        ctx?.progress(n);
-        if (n < head.len) queue.unshift(read(head.pos + n, head.len - n)); // short read: ask for the rest first
-        fill();
-      }
-    } finally {
-      // Let outstanding reads finish before the handle is closed.
-      await Promise.allSettled(queue.map((q) => q.done));
+    for (let piece = await reader.next(); piece; piece = await reader.next()) {
+      let off = 0;
+      while (off < piece.length) off += await out.write(piece.subarray(off));
+      reader.recycle(piece);
+    }
+    if (reader.shrunk) {
+      throw new BackendError("the remote file became shorter during the download", {
+        code: ErrorCode.backend_error,
+      });
     }
   } finally {
+    reader.cancel();
     out?.close();
-    if (!s.closed) await req<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => {});
+    // Nothing to learn from the answer: the close is not waited for.
+    if (!s.closed) s.client.close(handle).catch(() => {});
   }
 }
 
-/** Fill the header of a WRITE packet whose `n` data bytes sit at its end; the request id is set when sent. */
-function writeHeader(buf: Buffer, handle: Buffer, pos: number, n: number): Buffer {
-  const hdr = WRITE_HEADER + handle.length;
-  buf.writeUInt32BE(hdr - 4 + n, 0);
-  buf[4] = 6; // SSH_FXP_WRITE
-  buf.writeUInt32BE(handle.length, 9);
-  handle.copy(buf, 13);
-  const p = 13 + handle.length;
-  buf.writeUInt32BE(Math.floor(pos / 0x100000000), p);
-  buf.writeUInt32BE(pos >>> 0, p + 4);
-  buf.writeUInt32BE(n, p + 8);
-  return buf.subarray(0, hdr + n);
+/**
+ * The bytes `range` of an open file of `size` bytes, as a stream that
+ * reads ahead within the pipeline's bound; the handle is closed when the
+ * stream ends, fails or is cancelled.
+ */
+export function rangeStream(
+  s: Session,
+  opened: { handle: Uint8Array; size: number },
+  range: ReadRange,
+  opts: TransferOptions,
+  ctx?: OperationContext,
+): ReadableStream<Uint8Array> {
+  const end = range.length === undefined ? Infinity : range.offset + range.length;
+  const reader = new ReadPipeline(
+    s,
+    opened.handle,
+    { start: range.offset, end, size: opened.size },
+    opts,
+    ctx,
+  );
+  let shut = false;
+  const close = () => {
+    if (shut) return;
+    shut = true;
+    reader.cancel();
+    if (!s.closed) s.client.close(opened.handle).catch(() => {});
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const piece = await reader.next();
+        if (piece) return controller.enqueue(piece);
+        close();
+        controller.close();
+      } catch (err) {
+        close();
+        throw err;
+      }
+    },
+    cancel: close,
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * A stream that writes to an open handle, filling whole requests: on
+ * `close()` the writes are finished and `commit(bytes)` renames into place;
+ * on `abort()`, or a failed write or commit, `discard()` removes what was
+ * written.
+ */
+export function writeStream(
+  s: Session,
+  handle: Uint8Array,
+  opts: TransferOptions,
+  ctx: OperationContext | undefined,
+  commit: (bytes: number) => Promise<void>,
+  discard: () => Promise<void>,
+): WritableStream<Uint8Array> {
+  const w = new HandleWriter(s, handle, opts, ctx);
+  let cur: Uint8Array | undefined;
+  let used = 0;
+  let over = false;
+  const fail = async () => {
+    if (over) return;
+    over = true;
+    w.abandon();
+    await discard();
+  };
+  return new WritableStream<Uint8Array>({
+    async write(chunk) {
+      try {
+        for (let off = 0; off < chunk.length;) {
+          cur ??= await w.buffer();
+          const n = Math.min(w.len - used, chunk.length - off);
+          cur.set(chunk.subarray(off, off + n), w.hdr + used);
+          used += n;
+          off += n;
+          if (used === w.len) {
+            w.send(cur, used);
+            cur = undefined;
+            used = 0;
+          }
+        }
+      } catch (err) {
+        await fail();
+        throw err;
+      }
+    },
+    async close() {
+      try {
+        if (cur && used) w.send(cur, used);
+        else if (cur) w.release(cur);
+        cur = undefined;
+        const bytes = await w.finish();
+        await commit(bytes);
+        over = true;
+      } catch (err) {
+        await fail();
+        throw err;
+      }
+    },
+    abort: fail,
+  });
 }
 
 async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {

@@ -47,6 +47,8 @@ export interface SftpServer {
   process: ServerProcess;
   /** Kill every session process of this server (drops the clients' connections); sshd only. */
   dropConnections(): void;
+  /** Stop (SIGSTOP) or resume (SIGCONT) every session process: the connections stall; sshd only. */
+  pauseConnections(pause: boolean): void;
   /** Stop the server and remove its scratch folder. */
   stop(): Promise<void>;
 }
@@ -151,9 +153,12 @@ export async function startSshd(options: { password?: boolean } = {}): Promise<S
     hostKey,
     knownHostsLine: `[127.0.0.1]:${port} ${hostKey}`,
     process,
-    dropConnections: () => killDescendants(process.child.pid),
+    dropConnections: () => signalDescendants(process.child.pid, "SIGKILL"),
+    pauseConnections: (pause) =>
+      signalDescendants(process.child.pid, pause ? "SIGSTOP" : "SIGCONT"),
     async stop() {
-      killDescendants(process.child.pid);
+      signalDescendants(process.child.pid, "SIGCONT");
+      signalDescendants(process.child.pid, "SIGKILL");
       await process.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
@@ -206,6 +211,9 @@ export async function startRcloneSftp(): Promise<SftpServer> {
     dropConnections: () => {
       throw new Error("dropConnections is only supported for sshd");
     },
+    pauseConnections: () => {
+      throw new Error("pauseConnections is only supported for sshd");
+    },
     async stop() {
       await process.stop();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -213,8 +221,8 @@ export async function startRcloneSftp(): Promise<SftpServer> {
   };
 }
 
-/** SIGKILL every descendant of `pid` (sshd's per-connection processes), found through /proc. */
-function killDescendants(pid: number): void {
+/** Send `signal` to every descendant of `pid` (sshd's per-connection processes), found through /proc. */
+function signalDescendants(pid: number, signal: Deno.Signal): void {
   const children = new Map<number, number[]>();
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
@@ -233,7 +241,7 @@ function killDescendants(pid: number): void {
     const p = stack.pop()!;
     stack.push(...(children.get(p) ?? []));
     try {
-      Deno.kill(p, "SIGKILL");
+      Deno.kill(p, signal);
     } catch {
       // already gone
     }
