@@ -293,7 +293,11 @@ export class SftpBackend extends Backend {
    * it is removed by the next connection.
    */
   async #removeTemp(s: Session, tmp: string): Promise<void> {
-    if (s.closed) return this.#conn.addOrphan(tmp);
+    if (s.closed) {
+      // The connection is gone: remove the temporary through a new one, now.
+      this.#conn.addOrphan(tmp);
+      return await this.#conn.removeOrphansNow(this.#conn.waitLimit);
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const removed = s.client.remove(tmp).then(
       () => true,
@@ -305,7 +309,12 @@ export class SftpBackend extends Backend {
     clearTimeout(timer);
     if (done === true) return;
     this.#conn.addOrphan(tmp);
-    if (done === undefined) this.#conn.destroy(); // it did not answer: stuck
+    if (done === undefined) {
+      // It did not answer: the session is stuck (or buried under queued
+      // writes). Drop it and remove the temporary through a fresh one.
+      this.#conn.destroy();
+      await this.#conn.removeOrphansNow(this.#conn.waitLimit);
+    }
   }
 }
 

@@ -138,6 +138,27 @@ export class SftpConnection {
     return await openOpenSsh(ssh, params);
   }
 
+  /**
+   * Remove the remembered temporaries now, through a fresh session (the old
+   * one may be stuck behind megabytes of queued writes), within `limit` ms;
+   * best effort. Used when a cancelled put could not remove its temporary.
+   */
+  async removeOrphansNow(limit: number): Promise<void> {
+    if (!this.#orphans.size) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const work = (async () => {
+      const s = await this.connect();
+      await Promise.all(
+        [...this.#orphans].map(async (path) => {
+          await s.client.remove(path).catch(() => {});
+          this.#orphans.delete(path);
+        }),
+      );
+    })().catch(() => {});
+    await Promise.race([work, new Promise<void>((r) => timer = setTimeout(r, limit))]);
+    clearTimeout(timer);
+  }
+
   /** Remove temporaries left by puts whose connection dropped (best effort). */
   #sweepOrphans(s: Session): void {
     for (const path of [...this.#orphans]) {

@@ -136,16 +136,23 @@ Deno.test({
     const srv = await startSshd();
     try {
       const kh = join(srv.dir, "known_hosts_proxy");
-      await faultRun("sftp", srv.port, (port) => {
-        Deno.writeTextFileSync(kh, `[127.0.0.1]:${port} ${srv.hostKey}\n`);
-        return `sftp://${srv.user}@127.0.0.1:${port}/faults`;
-      }, () => ({
-        knownHostsFile: kh,
-        identityFile: srv.clientKey,
-        agent: "none",
-        sshConfig: "none",
-        engine: "ssh2",
-      }));
+      await faultRun(
+        "sftp",
+        srv.port,
+        (port) => {
+          Deno.writeTextFileSync(kh, `[127.0.0.1]:${port} ${srv.hostKey}\n`);
+          return `sftp://${srv.user}@127.0.0.1:${port}/faults`;
+        },
+        () => ({
+          knownHostsFile: kh,
+          identityFile: srv.clientKey,
+          agent: "none",
+          sshConfig: "none",
+          engine: "ssh2",
+        }),
+        1_500_000,
+        true,
+      ); // one long connection: cut each of the first ones
     } finally {
       await srv.stop();
     }
