@@ -6,26 +6,9 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
+import { cli } from "./_cli.ts";
 import { MemoryBackend } from "../backends/memory.ts";
 import { type OperationContext, registerBackend } from "../mod.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["--retry-delay", "0.001", ...args], {
-    stdout: (t) => stdout += t,
-    stderr: (t) => stderr += t,
-    isTerminal: false,
-  });
-  return { code, stdout, stderr };
-}
 
 function lines(stdout: string): Record<string, unknown>[] {
   return stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));

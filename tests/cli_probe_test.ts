@@ -6,21 +6,10 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
+import { cli } from "./_cli.ts";
 import type { ProbeReport } from "../cli/probe.ts";
 import { haveSshd, type SftpServer, startSshd } from "./servers/sftp.ts";
 import { davUrl, haveApache, startApache } from "./servers/webdav.ts";
-
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["--retry-delay", "0.001", ...args], {
-    stdout: (t) => (stdout += t),
-    stderr: (t) => (stderr += t),
-    isTerminal: false,
-  });
-  return { code, stdout, stderr };
-}
 
 function verdict(r: ProbeReport, ch: string): string[] {
   const c = r.characters.find((x) => x.char === ch)!;

@@ -1,24 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../cli.ts";
+import { cli } from "./_cli.ts";
 import { tempName } from "../kit.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(...args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(["--retry-delay", "0.001", ...args], {
-    stdout: (t) => stdout += t,
-    stderr: (t) => stderr += t,
-    isTerminal: false,
-  });
-  return { code, stdout, stderr };
-}
 
 async function fixture(): Promise<{ dir: string; url: string; file: string }> {
   const dir = await Deno.makeTempDir();

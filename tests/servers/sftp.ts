@@ -9,13 +9,14 @@
 
 import { join } from "node:path";
 import {
-  freePort,
   isRoot,
   readyOrCleanUp,
   requireProgram,
   run,
   scratchDir,
   type ServerProcess,
+  sshKeygen,
+  startOpenSshd,
   startProcess,
   waitForLog,
 } from "./common.ts";
@@ -90,12 +91,6 @@ async function ensureUser(): Promise<void> {
   }
 }
 
-async function keygen(path: string, comment: string): Promise<string> {
-  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path, "-C", comment]);
-  const pub = (await Deno.readTextFile(`${path}.pub`)).trim().split(/\s+/);
-  return `${pub[0]} ${pub[1]}`;
-}
-
 /**
  * Start a second OpenSSH sshd for the test user with key login (and password
  * login when `password` is set). Needs root.
@@ -103,46 +98,16 @@ async function keygen(path: string, comment: string): Promise<string> {
 export async function startSshd(options: { password?: boolean } = {}): Promise<SftpServer> {
   await ensureUser();
   if (options.password) await run("chpasswd", [], { stdin: `${SSHD_USER}:${SSHD_PASSWORD}\n` });
-  await Deno.mkdir("/run/sshd", { recursive: true }); // the privilege-separation folder
   const dir = await scratchDir("sshd");
   await Deno.chmod(dir, 0o755); // sshd reads authorized_keys as the user
   const root = join(dir, "root");
   await Deno.mkdir(root);
   await run("chown", [`${SSHD_USER}:`, root]);
-  const hostKey = await keygen(join(dir, "host_ed25519"), "host");
-  const clientKey = join(dir, "client_ed25519");
-  await keygen(clientKey, "client");
-  await Deno.copyFile(`${clientKey}.pub`, join(dir, "authorized_keys"));
-  const port = freePort();
-  const config = [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${join(dir, "host_ed25519")}`,
-    `PidFile ${join(dir, "sshd.pid")}`,
-    `AuthorizedKeysFile ${join(dir, "authorized_keys")}`,
-    "StrictModes no",
-    `PasswordAuthentication ${options.password ? "yes" : "no"}`,
-    "KbdInteractiveAuthentication no",
-    "PubkeyAuthentication yes",
-    "UsePAM no",
-    `AllowUsers ${SSHD_USER}`,
-    "MaxStartups 50",
-    "LogLevel VERBOSE",
-    `Subsystem sftp internal-sftp -d ${root}`,
-    "",
-  ].join("\n");
-  const configFile = join(dir, "sshd_config");
-  await Deno.writeTextFile(configFile, config);
-  await run("/usr/sbin/sshd", ["-t", "-f", configFile]);
-  const process = await startProcess("/usr/sbin/sshd", ["-D", "-e", "-f", configFile], {
-    logDir: dir,
-    name: "sshd",
+  const { port, hostKey, clientKey, process } = await startOpenSshd(dir, {
+    user: SSHD_USER,
+    password: options.password ?? false,
+    extra: ["LogLevel VERBOSE", `Subsystem sftp internal-sftp -d ${root}`],
   });
-  await readyOrCleanUp(
-    process,
-    dir,
-    () => waitForLog(process, /Server listening on 127\.0\.0\.1 port \d+/, 10000),
-  );
   return {
     port,
     root,
@@ -171,7 +136,7 @@ export async function startRcloneSftp(): Promise<SftpServer> {
   const root = join(dir, "root");
   await Deno.mkdir(root);
   const keyFile = join(dir, "host_ed25519");
-  const hostKey = await keygen(keyFile, "host");
+  const hostKey = await sshKeygen(keyFile, "host");
   const user = "u";
   const password = "rclone-pass-9";
   const process = await startProcess(
