@@ -134,3 +134,40 @@ export async function timeTailReads(store: BackendWrapper, o: {
   }
   return times;
 }
+
+/**
+ * What a measured child process does with its store: `write` streams 1 GiB
+ * (`extra` = "reuse": from one refilled buffer), `read` reads it whole,
+ * `ranges` puts the 1 MiB file `extra` and times tail reads against gets.
+ * Returns the figures with the process's peak RSS.
+ */
+export async function measureStreamJob(
+  store: BackendWrapper,
+  what: string,
+  extra: string | undefined,
+  rounds: number,
+): Promise<ChildResult> {
+  const GiB = 1 << 30;
+  const result: ChildResult = { peakRssMiB: 0 };
+  if (what === "write") {
+    const t0 = performance.now();
+    await store.write("gib", gigabyte(extra === "reuse"), { size: GiB });
+    result.seconds = (performance.now() - t0) / 1000;
+  } else if (what === "read") {
+    result.seconds = await timeWholeRead(store, "gib", GiB);
+  } else if (what === "ranges") {
+    await store.put(extra!, "one-mib");
+    const times = await timeTailReads(store, {
+      big: "gib",
+      bigSize: GiB,
+      small: "one-mib",
+      local: `${extra}.back`,
+      rounds,
+      length: true,
+      firstByte: 255,
+    });
+    Object.assign(result, { range: Math.min(...times.tail), get: Math.min(...times.get) });
+  }
+  result.peakRssMiB = peakRssMiB();
+  return result;
+}

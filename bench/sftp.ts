@@ -38,17 +38,9 @@ import {
   stowageTransfer,
   timeCommand,
 } from "./_util.ts";
-import {
-  type ChildResult,
-  gigabyte,
-  peakRssMiB,
-  tailLine,
-  timeTailReads,
-  timeWholeRead,
-} from "./_ranges.ts";
+import { type ChildResult, measureStreamJob, tailLine } from "./_ranges.ts";
 
 const MiB = 1 << 20;
-const GiB = 1024 * MiB;
 const REPEAT = 7;
 
 if (Deno.args[0] === "--child") await child(Deno.args.slice(1));
@@ -315,28 +307,7 @@ async function main(): Promise<void> {
 /** A measured process: `write URL OPTIONS [reuse]`, `read URL OPTIONS`, or `ranges URL OPTIONS LOCAL`. */
 async function child([what, url, optionsJson, extra]: string[]): Promise<void> {
   await using store = await getBackend(url!, { maxAttempts: 1, ...JSON.parse(optionsJson!) });
-  const result: ChildResult = { peakRssMiB: 0 };
-  if (what === "write") {
-    result.seconds = await wall(() =>
-      store.write("gib", gigabyte(extra === "reuse"), { size: GiB })
-    );
-  } else if (what === "read") {
-    result.seconds = await timeWholeRead(store, "gib", GiB);
-  } else if (what === "ranges") {
-    await store.put(extra!, "one-mib");
-    const times = await timeTailReads(store, {
-      big: "gib",
-      bigSize: GiB,
-      small: "one-mib",
-      local: `${extra}.back`,
-      rounds: REPEAT,
-      length: true,
-      firstByte: 255,
-    });
-    Object.assign(result, { range: Math.min(...times.tail), get: Math.min(...times.get) });
-  }
-  result.peakRssMiB = peakRssMiB();
-  console.log(JSON.stringify(result));
+  console.log(JSON.stringify(await measureStreamJob(store, what!, extra, REPEAT)));
 }
 
 async function verifySame(a: string, b: string): Promise<void> {
