@@ -211,9 +211,11 @@ export class Engine {
         return;
       }
       this.#writing.set(job.key, job.pair);
-      const hash = job.dstPath
-        ? await this.#transfer(job, lane)
-        : await job.pair.firstWrite(() => this.#transfer(job, lane));
+      // Stores with real folders make one at the first put: that one goes first.
+      const gated = !job.dstPath && (await job.pair.dstStore(lane)).backend.capabilities.folders;
+      const hash = gated
+        ? await job.pair.firstWrite(() => this.#transfer(job, lane))
+        : await this.#transfer(job, lane);
       stats.end(job.key, "done");
       this.counts.done++;
       this.counts.bytes += job.size ?? 0;

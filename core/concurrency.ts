@@ -69,3 +69,40 @@ async function runLimited<T>(
   if (failure) throw failure.err;
   if (stop.signal.aborted) throw stop.signal.reason;
 }
+
+/**
+ * A counting semaphore: at most `limit` holders of {@linkcode Limiter.run}
+ * at once, the others waiting in order. Used where many tasks would each
+ * do a burst of CPU work at the same moment (hashing whole files before
+ * their uploads): one at a time lets the first upload start early.
+ *
+ * @example
+ * ```ts
+ * import { Limiter } from "./concurrency.ts";
+ *
+ * const one = new Limiter(1);
+ * await Promise.all([1, 2].map((n) => one.run(async () => n * 2)));
+ * ```
+ */
+export class Limiter {
+  readonly #waiting: (() => void)[] = [];
+  #free: number;
+
+  /** A limiter letting `limit` (at least 1) callers in at once. */
+  constructor(limit: number) {
+    this.#free = Math.max(1, Math.floor(limit));
+  }
+
+  /** Run `fn` once a place is free; the place is given back when it settles. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}

@@ -47,6 +47,9 @@ export type {
 
 const DELETE_CHUNK = 100;
 
+/** Store locations swept for stale temporary uploads in this process. */
+const SWEPT_LOCATIONS = new Set<string>();
+
 /**
  * The application-facing store. Get one with `getBackend(url)`.
  *
@@ -373,11 +376,19 @@ export class BackendWrapper {
     return (this.#opts.now ?? Date.now)();
   }
 
-  /** Once per store: remove stale temporary uploads after a put (best effort, never fails the put). */
+  /**
+   * Once per store location and process: remove stale temporary uploads
+   * after a put (best effort, never fails the put). Only stores whose puts go
+   * through a temporary name can hold such debris; the others skip the list.
+   */
   async #sweepStore(): Promise<void> {
     const olderThan = this.#opts.staleAfter ?? DEFAULT_STALE_AFTER;
     if (this.#swept || !olderThan) return;
     this.#swept = true;
+    if (!this.backend.capabilities.serverSideRename) return;
+    const where = this.displayUrl;
+    if (SWEPT_LOCATIONS.has(where)) return;
+    SWEPT_LOCATIONS.add(where);
     try {
       const removed = await this.cleanup({ olderThan });
       if (removed.length) {

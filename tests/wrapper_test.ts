@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { BackendError, BackendWrapper, ErrorCode, type WrapperOptions } from "../mod.ts";
+import {
+  BackendError,
+  BackendWrapper,
+  type DeclaredCapabilities,
+  ErrorCode,
+  type WrapperOptions,
+} from "../mod.ts";
 import { tempName } from "../kit.ts";
 import { ScriptedBackend, ScriptedListBackend, ScriptedQueryBackend } from "./scripted_backend.ts";
 
@@ -433,17 +439,36 @@ Deno.test("cleanup removes stale temporaries only, never a fresh one another pro
 
 Deno.test("the first put removes stale temporaries left by a killed process", async () => {
   const now = 10_000_000_000;
-  const b = new ScriptedListBackend();
+  class RenamingBackend extends ScriptedListBackend {
+    protected override declareCapabilities(): DeclaredCapabilities {
+      return { serverSideRename: true };
+    }
+  }
+  const b = new RenamingBackend("scripted://stale-sweep");
   const stale = tempName("old", now - 2 * 3_600_000);
   b.files.set(stale, new Uint8Array(1));
   const store = new BackendWrapper(b, { ...instant().options, now: () => now });
   await store.put(await localFile(), "a");
   assert.deepEqual([...b.files.keys()], ["a"]);
-  // Turned off with staleAfter: 0.
+  // Once per location in a process: another store of it does not list again.
   b.files.set(stale, new Uint8Array(1));
-  const off = new BackendWrapper(b, { ...instant().options, now: () => now, staleAfter: 0 });
-  await off.put(await localFile(), "b");
+  const again = new BackendWrapper(b, { ...instant().options, now: () => now });
+  await again.put(await localFile(), "b");
   assert.ok(b.files.has(stale));
+  // Turned off with staleAfter: 0.
+  const c = new RenamingBackend("scripted://stale-sweep-off");
+  c.files.set(stale, new Uint8Array(1));
+  const off = new BackendWrapper(c, { ...instant().options, now: () => now, staleAfter: 0 });
+  await off.put(await localFile(), "b");
+  assert.ok(c.files.has(stale));
+  // A store whose puts use no temporary name holds none: no listing at all.
+  const plain = new ScriptedListBackend("scripted://stale-sweep-plain");
+  plain.files.set(stale, new Uint8Array(1));
+  await new BackendWrapper(plain, { ...instant().options, now: () => now }).put(
+    await localFile(),
+    "a",
+  );
+  assert.equal(plain.calls._list, undefined);
 });
 
 Deno.test("a get removes stale partial downloads a killed get left in its folder", async () => {

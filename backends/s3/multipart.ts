@@ -10,6 +10,7 @@
 
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
+import { Limiter } from "../../core/concurrency.ts";
 import type { FileRangeBody } from "../../core/http1.ts";
 import { xmlText } from "../../core/xml.ts";
 import { errorAnswer } from "./error.ts";
@@ -209,8 +210,28 @@ export async function md5Of(bytes: Uint8Array): Promise<string> {
   return (await md5()).update(bytes).digest("base64");
 }
 
-/** The base64 MD5 of `length` bytes of a file from `start`, read 256 KiB at a time. */
-export async function md5OfRange(
+/**
+ * Files hashed at once in this process: half the cores. Hashing is CPU
+ * bound, so four uploads hashing together would all start late; in turn,
+ * the first starts sending while the next is hashed.
+ */
+const hashing = new Limiter(Math.floor((navigator.hardwareConcurrency || 2) / 2));
+
+/**
+ * The base64 MD5 of `length` bytes of a file from `start`, read 256 KiB at a
+ * time (at most half the cores' worth of files at once).
+ */
+export function md5OfRange(
+  path: string,
+  start: number,
+  length: number,
+  ctx?: OperationContext,
+  signal?: AbortSignal,
+): Promise<string> {
+  return hashing.run(() => md5OfRangeNow(path, start, length, ctx, signal));
+}
+
+async function md5OfRangeNow(
   path: string,
   start: number,
   length: number,
