@@ -21,6 +21,7 @@ import type { Backend, OperationContext } from "./backend.ts";
 export type { ReadRange } from "./backend.ts";
 import { BackendError, ErrorCode, isAbortError, reasonOf } from "./errors.ts";
 import { fileRangeStream } from "./local_file.ts";
+import { noteStreamed } from "./garbage.ts";
 
 /** Which bytes {@linkcode BackendWrapper.read} returns. */
 export interface ReadOptions {
@@ -128,6 +129,7 @@ export async function openReadStream(
           const r = await readWithin(source, host.timeout, signal);
           if (r.done) return controller.close();
           got += r.value.byteLength;
+          noteStreamed(r.value.byteLength);
           controller.enqueue(r.value);
           return;
         } catch (err) {
@@ -302,6 +304,7 @@ export async function writeFromSource(
       for await (const chunk of replay.chunks()) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
         await writer.write(chunk);
+        noteStreamed(chunk.byteLength);
         // Keeps the no-progress timer alive; the backend reports the bytes it sends.
         ctx.progress();
       }
@@ -329,6 +332,7 @@ async function spoolAndPut(
         if (signal?.aborted) throw signal.reason;
         let off = 0;
         while (off < chunk.byteLength) off += await file.write(chunk.subarray(off));
+        noteStreamed(chunk.byteLength);
       }
     } finally {
       file.close();
