@@ -38,6 +38,7 @@ import { commonOptions, openStore, optionsFor } from "./stores.ts";
 /** The flags of commands that move many files. */
 export const TRANSFER_FLAGS = {
   transfers: { type: "string" },
+  connections: { type: "string" },
   checksum: { type: "boolean" },
   algorithm: { type: "string" },
 } as const;
@@ -52,6 +53,8 @@ export const COPY_FLAGS = {
 
 /** Help lines for {@linkcode TRANSFER_FLAGS}. */
 export const TRANSFER_HELP = `  --transfers N     files in flight at once (default 4)
+  --connections N   stores opened per side (each its own connection or ssh session), shared
+                    by the transfers; default --transfers, at most the CPU cores (at least 2)
   --checksum        verify each file end to end: a checksum computed here of both sides
                     (a stored file is read back through a temporary download)
   --algorithm NAME  md5 (default) or sha256, for --checksum`;
@@ -64,6 +67,23 @@ export function transfersOf(flag: unknown): number {
     throw new UsageError(`--transfers must be a whole number from 1 to 64, not "${flag}"`);
   }
   return n;
+}
+
+/**
+ * `--connections N` (1 to 64): the stores each side opens, shared by the
+ * transfers in flight. Default: one per transfer, at most one per CPU core
+ * (at least 2) — past that, more sessions (for sftp, more ssh processes
+ * encrypting) only take turns on the same cores.
+ */
+export function connectionsOf(flag: unknown, transfers: number): number {
+  if (flag === undefined) {
+    return Math.min(transfers, Math.max(2, navigator.hardwareConcurrency || 2));
+  }
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new UsageError(`--connections must be a whole number from 1 to 64, not "${flag}"`);
+  }
+  return Math.min(n, transfers);
 }
 
 function limitOf(flag: unknown, name: string, fallback: number): number {
@@ -84,12 +104,14 @@ export async function makeEngine(
   const { flags, storeOptions, out } = ctx;
   // Flags first: a usage error must not leave the temporary folder behind.
   const transfers = transfersOf(flags.transfers);
+  const connections = connectionsOf(flags.connections, transfers);
   const algorithm = checksum ? algorithmOf(flags.algorithm) : undefined;
   const tmpDir = await Deno.makeTempDir({ prefix: "stowage-" });
   const engine = new Engine({
     out,
     op,
     transfers,
+    connections,
     tmpDir,
     ...(algorithm ? { checksum: algorithm } : {}),
     ...(flags["dry-run"] ? { dryRun: true } : {}),

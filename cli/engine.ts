@@ -58,6 +58,11 @@ export interface EngineOptions {
   op: string;
   /** Files in flight; default 4. */
   transfers: number;
+  /**
+   * Stores opened per side and folder (each its own connection or session),
+   * shared by the transfers in flight; default `transfers`.
+   */
+  connections?: number;
   /** Verify each copy end to end with this checksum, computed here on both sides. */
   checksum?: Algorithm;
   /** Only say what would happen. */
@@ -212,7 +217,8 @@ export class Engine {
       }
       this.#writing.set(job.key, job.pair);
       // Stores with real folders make one at the first put: that one goes first.
-      const gated = !job.dstPath && (await job.pair.dstStore(lane)).backend.capabilities.folders;
+      const gated = !job.dstPath &&
+        (await job.pair.dstStore(this.#slot(lane))).backend.capabilities.folders;
       const hash = gated
         ? await job.pair.firstWrite(() => this.#transfer(job, lane))
         : await this.#transfer(job, lane);
@@ -248,9 +254,15 @@ export class Engine {
     }
   }
 
+  /** The store slot of transfer lane `lane`: lanes share `connections` stores. */
+  #slot(lane: number): number {
+    return lane % Math.max(1, this.#o.connections ?? this.#o.transfers);
+  }
+
   /** Do the transfer; returns the verified checksum with --checksum. */
   async #transfer(job: CopyJob, lane: number): Promise<string | undefined> {
     const { pair, name } = job;
+    lane = this.#slot(lane);
     const sized = job.size !== null && job.size >= 0 ? { size: job.size } : {};
     const algo = this.#o.checksum;
     let srcHash: string | undefined;
@@ -301,7 +313,8 @@ export class Engine {
     if (local) return await hashFile(local, algo);
     const ep = side === "src" ? job.pair.src : job.pair.dst;
     if (ep.dir) return await hashFile(join(ep.dir, job.name), algo);
-    const store = side === "src" ? await job.pair.srcStore(lane) : await job.pair.dstStore(lane);
+    const slot = this.#slot(lane);
+    const store = side === "src" ? await job.pair.srcStore(slot) : await job.pair.dstStore(slot);
     return await hashStored(
       store,
       job.name,

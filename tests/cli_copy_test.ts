@@ -288,3 +288,31 @@ Deno.test("put and get move many files with --transfers and report each with --j
   assert.equal(await Deno.readTextFile(join(out, "b.txt")), "bbbbbb");
   await Deno.remove(root, { recursive: true });
 });
+
+/** A memory:// store that counts how many stores were opened (one per connection). */
+class CountingBackend extends MemoryBackend {
+  static opened = 0;
+  constructor(...args: ConstructorParameters<typeof MemoryBackend>) {
+    super(...args);
+    CountingBackend.opened++;
+  }
+}
+registerBackend("counting", CountingBackend);
+
+Deno.test("--connections caps the stores the transfers share; a bad value is a usage error", async () => {
+  const root = await Deno.makeTempDir();
+  for (let i = 0; i < 12; i++) await Deno.writeTextFile(join(root, `f${i}`), "x".repeat(i));
+  for (const [connections, most] of [["1", 1], ["2", 2], ["4", 4]] as const) {
+    CountingBackend.opened = 0;
+    const url = `counting://cli-conn-${crypto.randomUUID()}`;
+    const r = await cli("cp", "--transfers", "4", "--connections", connections, root, url);
+    assert.equal(r.code, 0, r.stderr);
+    const opened = CountingBackend.opened;
+    assert.ok(opened <= most && opened >= 1, `--connections ${connections}: ${opened} stores`);
+    assert.equal((await cli("ls", url)).stdout.trim().split("\n").length, 12);
+  }
+  const bad = await cli("cp", "--connections", "0", root, "memory://x");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--connections must be a whole number/);
+  await Deno.remove(root, { recursive: true });
+});
