@@ -65,8 +65,8 @@ export const TEMP_PREFIX = ".stowage-tmp-";
  * `now` is injectable for tests; default `Date.now()`.
  */
 export function tempName(name: string, now: number = Date.now()): string {
-  const rand = crypto.getRandomValues(new Uint8Array(4));
-  const tag = Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("");
+  // Unique, not secret: Math.random is enough, and cheaper than a call into the runtime.
+  const tag = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, "0");
   const safe = name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40);
   return `${TEMP_PREFIX}${Math.floor(now).toString(36)}-${tag}-${safe}`;
 }

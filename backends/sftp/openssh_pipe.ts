@@ -175,7 +175,8 @@ function over(ends: Promise<Ends>, onData: (chunk: Uint8Array) => void): SftpPip
       send(data) {
         if (stdinClosed) return;
         queue.push(data);
-        void pump();
+        // Requests sent in one turn (a WRITE, its flush, the CLOSE) leave in one write.
+        if (queue.length === 1) queueMicrotask(() => void pump());
       },
     },
     stdoutDone,

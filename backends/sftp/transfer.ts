@@ -55,8 +55,22 @@ export async function uploadFile(
     throw err;
   }
   try {
-    const w = new HandleWriter(s, await opening, opts, ctx, ctx?.size);
+    // A file that fits one WRITE is read while the OPEN travels: its WRITE
+    // (with the flush and the CLOSE) leaves the moment the handle is back.
+    const size = ctx?.size;
+    const early = size !== undefined && size > 0 && size < s.writeLen
+      ? await readSmall(file, size)
+      : undefined;
+    const w = new HandleWriter(s, await opening, opts, ctx, size);
     try {
+      if (early) {
+        if (early.length) {
+          const buf = await w.buffer();
+          buf.set(early, w.hdr);
+          w.send(buf, early.length);
+        }
+        return await w.finish();
+      }
       for (let got = 0;;) {
         const buf = await w.buffer();
         const len = w.len;
@@ -245,6 +259,12 @@ export function writeStream(
     },
     abort: fail,
   });
+}
+
+/** The first `size` bytes of `f` (fewer if it shrank). */
+async function readSmall(f: Deno.FsFile, size: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(size);
+  return buf.subarray(0, await readFull(f, buf));
 }
 
 async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
