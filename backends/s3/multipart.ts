@@ -228,13 +228,12 @@ export function md5OfRange(
   ctx?: OperationContext,
   signal?: AbortSignal,
 ): Promise<string> {
-  return hashing.run(() => md5OfRangeNow(path, start, length, ctx, signal));
+  return hashing.run(() => hashRange(path, { start, length }, ctx, signal));
 }
 
-async function md5OfRangeNow(
+async function hashRange(
   path: string,
-  start: number,
-  length: number,
+  { start, length }: { start: number; length: number },
   ctx?: OperationContext,
   signal?: AbortSignal,
 ): Promise<string> {
