@@ -15,6 +15,16 @@ import { isTempName, tempNameTime } from "./names.ts";
 /** Temporaries older than this are debris by default: one hour. */
 export const DEFAULT_STALE_AFTER = 3_600_000;
 
+/** Store locations swept for stale temporary uploads in this process. */
+const sweptLocations = new Set<string>();
+
+/** Whether `where` (a store's URL) is swept for the first time in this process; marks it swept. */
+export function firstSweepOf(where: string): boolean {
+  if (sweptLocations.has(where)) return false;
+  sweptLocations.add(where);
+  return true;
+}
+
 /** The temporary upload names among `names` made more than `olderThan` ms before `now`. */
 export function staleTempNames(
   names: readonly string[],

@@ -19,7 +19,7 @@ import {
   type WriteOptions,
   type WriteSource,
 } from "./streams.ts";
-import { DEFAULT_STALE_AFTER, removeStaleParts, staleTempNames } from "./cleanup.ts";
+import { DEFAULT_STALE_AFTER, firstSweepOf, removeStaleParts, staleTempNames } from "./cleanup.ts";
 import { checkLocalFile, checkLocalFolder, landDownload, partFileFor } from "./local_file.ts";
 import { BackendError, ErrorCode, reasonOf } from "./errors.ts";
 import { checkName, isTempName } from "./names.ts";
@@ -46,9 +46,6 @@ export type {
 } from "./wrapper_options.ts";
 
 const DELETE_CHUNK = 100;
-
-/** Store locations swept for stale temporary uploads in this process. */
-const SWEPT_LOCATIONS = new Set<string>();
 
 /**
  * The application-facing store. Get one with `getBackend(url)`.
@@ -385,10 +382,7 @@ export class BackendWrapper {
     const olderThan = this.#opts.staleAfter ?? DEFAULT_STALE_AFTER;
     if (this.#swept || !olderThan) return;
     this.#swept = true;
-    if (!this.backend.capabilities.serverSideRename) return;
-    const where = this.displayUrl;
-    if (SWEPT_LOCATIONS.has(where)) return;
-    SWEPT_LOCATIONS.add(where);
+    if (!this.backend.capabilities.serverSideRename || !firstSweepOf(this.displayUrl)) return;
     try {
       const removed = await this.cleanup({ olderThan });
       if (removed.length) {
