@@ -34,7 +34,7 @@ export const WEBDAV_OPTIONS = {
     type: "bytes",
     min: 4096,
     max: 67108864,
-    default: "128K",
+    default: "1M",
     doc: "Read buffer for uploads (the piece moved at once).",
   },
 } as const;
