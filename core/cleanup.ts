@@ -8,7 +8,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { join } from "./paths.ts";
 import { isPartFile } from "./local_file.ts";
 import { isTempName, tempNameTime } from "./names.ts";
 

@@ -23,9 +23,6 @@
  * @module
  */
 
-import v8 from "node:v8";
-import vm from "node:vm";
-
 /** Bytes moved between two looks at the external memory. */
 const LOOK_EVERY = 4 << 20;
 /** External memory growth (bytes) that triggers a collection. */
@@ -33,21 +30,30 @@ export const EXTERNAL_SLACK = 32 << 20;
 
 type Collect = (options?: { type?: "major" | "minor" }) => void;
 
+/** The collector: `undefined` until asked for, then loading, then the function or `null`. */
 let collect: Collect | null | undefined;
+let loading: Promise<void> | undefined;
 let sinceLook = 0;
 let floor = -1;
 
-/** The collector, set up on first use; `null` when the runtime refuses. */
-function collector(): Collect | null {
-  if (collect !== undefined) return collect;
-  try {
-    v8.setFlagsFromString("--expose-gc");
-    const fn: unknown = vm.runInNewContext("gc");
-    collect = typeof fn === "function" ? fn as Collect : null;
-  } catch {
-    collect = null;
-  }
-  return collect;
+/**
+ * Set the collector up (once): loaded on first need only, as the first
+ * `node:` import costs a process some MiB that most never need.
+ */
+function loadCollector(): void {
+  loading ??= (async () => {
+    try {
+      const [{ default: v8 }, { default: vm }] = await Promise.all([
+        import("node:v8"),
+        import("node:vm"),
+      ]);
+      v8.setFlagsFromString("--expose-gc");
+      const fn: unknown = vm.runInNewContext("gc");
+      collect = typeof fn === "function" ? fn as Collect : null;
+    } catch {
+      collect = null;
+    }
+  })();
 }
 
 /**
@@ -61,8 +67,8 @@ export function noteStreamed(bytes: number): void {
   const external = Deno.memoryUsage().external;
   if (floor < 0 || external < floor) floor = external;
   if (external - floor < EXTERNAL_SLACK) return;
-  const gc = collector();
-  if (!gc) return;
-  gc();
+  if (collect === undefined) return loadCollector(); // ready at a later look
+  if (!collect) return;
+  collect();
   floor = Deno.memoryUsage().external;
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join } from "./paths.ts";
 import { BackendError, errnoCode, ErrorCode, reasonOf } from "./errors.ts";
 
 /** The marker in the names of partial downloads. */

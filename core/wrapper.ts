@@ -8,7 +8,7 @@
  * @module
  */
 
-import { basename, dirname } from "node:path";
+import { basename, dirname } from "./paths.ts";
 import type { Backend, OperationContext, QueryResult } from "./backend.ts";
 import { OperationRunner } from "./operation.ts";
 import {
