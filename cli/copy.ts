@@ -294,6 +294,13 @@ async function planPair(
   force: boolean,
   checksum: boolean,
 ): Promise<[FolderPlan, number]> {
+  // The destination's names are listed while the source is (its sizes are asked for after).
+  const notYet = (err: unknown): string[] => {
+    if (err instanceof BackendError && err.code === ErrorCode.backend_not_found) return [];
+    throw err;
+  };
+  const dstNames = pair.dst.dir ? undefined : pair.dstStore().then((s) => s.list()).catch(notYet);
+  dstNames?.catch(() => {}); // awaited below; a source failure must not leave it unhandled
   const srcList: Listing = pair.src.dir
     ? await listLocal(pair.src.dir).catch((err) => {
       if (err instanceof Deno.errors.NotFound && only) return new Map();
@@ -308,10 +315,9 @@ async function planPair(
     });
   } else {
     // A destination folder that does not exist yet holds nothing (puts make it).
-    dstList = await listStore(await pair.dstStore(), new Set(srcList.keys())).catch((err) => {
-      if (err instanceof BackendError && err.code === ErrorCode.backend_not_found) return new Map();
-      throw err;
-    });
+    dstList = await listStore(await pair.dstStore(), new Set(srcList.keys()), dstNames).catch(
+      (err) => new Map(notYet(err).map((n) => [n, null])),
+    );
   }
   const plan = planFolder(srcList, dstList, { force, checksum, ...(only ? { only } : {}) });
   return [plan, dstList.size];

@@ -178,8 +178,12 @@ export async function listLocal(dir: string): Promise<Listing> {
  * The files of a store folder, with sizes for the names in `sizesFor` (all
  * when omitted: a source's sizes set the progress totals).
  */
-export async function listStore(store: BackendWrapper, sizesFor?: Set<string>): Promise<Listing> {
-  const names = await store.list();
+export async function listStore(
+  store: BackendWrapper,
+  sizesFor?: Set<string>,
+  listed?: Promise<string[]>,
+): Promise<Listing> {
+  const names = await (listed ?? store.list());
   const want = sizesFor ? names.filter((n) => sizesFor.has(n)) : names;
   const info = want.length ? await store.queryInfo(want) : {};
   const out: Listing = new Map();

@@ -91,7 +91,7 @@ export class BackendWrapper {
     options: PutOptions = {},
   ): Promise<void> {
     this.#checkName(name, "put");
-    const size = await checkLocalFile(localPath, "put", name);
+    const size = checkLocalFile(localPath, "put", name);
     this.#started("put", name, size);
     const put = (ctx: OperationContext) => this.backend._put(localPath, name, ctx);
     await this.#run("put", name, put, size, options.signal);
@@ -109,7 +109,7 @@ export class BackendWrapper {
     options: PutOptions = {},
   ): Promise<void> {
     this.#checkName(name, "move");
-    const size = await checkLocalFile(localPath, "move", name);
+    const size = checkLocalFile(localPath, "move", name);
     this.#started("move", name, size);
     const move = this.backend._move?.bind(this.backend);
     if (move) {
