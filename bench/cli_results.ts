@@ -53,10 +53,8 @@ const PEERS: [string, string[]][] = [
   ["file.ts", [size, peerRounds]],
   ["sftp.ts", [size, "2"]],
   ["s3.ts", [size, peerRounds, "10000"]],
-  // ftp.ts before webdav.ts: run right after it, the peer's FTP downloads (rclone from
-  // vsftpd) failed with "426 Failure writing network stream" (cause not found; alone they pass).
-  ["ftp.ts", [size]],
   ["webdav.ts", [size]],
+  ["ftp.ts", [size]],
   ["azure.ts", [size, peerRounds, "1024"]],
 ];
 
