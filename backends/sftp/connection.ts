@@ -145,18 +145,23 @@ export class SftpConnection {
    */
   async removeOrphansNow(limit: number): Promise<void> {
     if (!this.#orphans.size) return;
+    // Taken out first: the new session's own sweep (on connect) must not take
+    // them and leave this call nothing to wait for.
+    const paths = [...this.#orphans];
+    this.#orphans.clear();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const work = (async () => {
       const s = await this.connect();
-      await Promise.all(
-        [...this.#orphans].map(async (path) => {
-          await s.client.remove(path).catch(() => {});
-          this.#orphans.delete(path);
-        }),
-      );
-    })().catch(() => {});
-    await Promise.race([work, new Promise<void>((r) => timer = setTimeout(r, limit))]);
+      await Promise.all(paths.map((path) => s.client.remove(path)));
+      return true;
+    })().catch(() => false);
+    const done = await Promise.race([
+      work,
+      new Promise<false>((r) => timer = setTimeout(() => r(false), limit)),
+    ]);
     clearTimeout(timer);
+    // Not confirmed: left for the next connection (removing twice is harmless).
+    if (!done) { for (const path of paths) this.#orphans.add(path); }
   }
 
   /** Remove temporaries left by puts whose connection dropped (best effort). */
