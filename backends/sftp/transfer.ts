@@ -9,6 +9,7 @@
 
 import type { OperationContext } from "../../core/backend.ts";
 import { BackendError, ErrorCode } from "../../core/errors.ts";
+import { readFull } from "../../core/local_file.ts";
 import type { ReadRange } from "../../core/streams.ts";
 import { ReadPipeline } from "./reader.ts";
 import type { Session } from "./session.ts";
@@ -265,14 +266,4 @@ export function writeStream(
 async function readSmall(f: Deno.FsFile, size: number): Promise<Uint8Array> {
   const buf = new Uint8Array(size);
   return buf.subarray(0, await readFull(f, buf));
-}
-
-async function readFull(f: Deno.FsFile, buf: Uint8Array): Promise<number> {
-  let off = 0;
-  while (off < buf.length) {
-    const n = await f.read(buf.subarray(off));
-    if (n === null) break;
-    off += n;
-  }
-  return off;
 }
